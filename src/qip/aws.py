@@ -1,0 +1,35 @@
+"""boto3 clients, made once per process and shared (Lambda keeps them warm between calls).
+
+Endpoints come from the standard AWS configuration chain: on the local engine its workers get
+`AWS_ENDPOINT_URL`, and the command line passes the engine's URL explicitly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=5, read_timeout=60)
+# The local engine's fixed account credentials (not a secret: the engine accepts them from anyone
+# on loopback). Used only when an explicit local endpoint is given; AWS uses the default chain.
+LOCAL_ENGINE_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+def _session(endpoint_url: str | None) -> boto3.session.Session:
+    return boto3.session.Session(**(LOCAL_ENGINE_CREDENTIALS if endpoint_url else {}))
+
+
+@lru_cache(maxsize=None)
+def client(service: str, endpoint_url: str | None = None, region: str | None = None):
+    """A client for AWS (no endpoint: the default chain) or for the engine at `endpoint_url`."""
+    return _session(endpoint_url).client(service, endpoint_url=endpoint_url or None, region_name=region,
+                                         config=_CONFIG)
+
+
+@lru_cache(maxsize=None)
+def table(name: str, endpoint_url: str | None = None, region: str | None = None):
+    resource = _session(endpoint_url).resource("dynamodb", endpoint_url=endpoint_url or None,
+                                               region_name=region, config=_CONFIG)
+    return resource.Table(name)

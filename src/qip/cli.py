@@ -1,0 +1,296 @@
+"""`qip`: run the image pipeline on the local engine, upload images, and read their records.
+
+One place (`main`) turns errors into a short message and an exit code; `--debug` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from qip import config
+from qip.api import Pipeline, StackInfo
+from qip.exceptions import (
+    ConfigurationError,
+    DeployError,
+    EngineError,
+    NotFoundError,
+    PipelineError,
+    StackNotFoundError,
+    UploadError,
+)
+from qip.local import stack as local_stack
+from qip.store import STATUSES
+
+console = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+
+class Exit(IntEnum):
+    """Exit statuses of `qip`."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    NOT_FOUND = 3
+    ENGINE = 4
+    DEPLOY = 5
+    UPLOAD = 6
+    INCOMPLETE = 7
+
+
+_EXITS = {NotFoundError: Exit.NOT_FOUND, StackNotFoundError: Exit.NOT_FOUND, EngineError: Exit.ENGINE,
+          DeployError: Exit.DEPLOY, UploadError: Exit.UPLOAD, ConfigurationError: Exit.USAGE}
+
+
+# ---------------------------------------------------------------------- helpers
+def _engine(args):
+    return local_stack.engine(args.port, args.home)
+
+
+def _stack(args) -> StackInfo:
+    return local_stack.info(_engine(args), config.STACK_NAME.get(args.stack))
+
+
+def _print_json(value: Any) -> None:
+    out.print_json(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def _keys_for(paths: Sequence[str], prefix: str) -> list[tuple[Path, str]]:
+    """(file, key) for each file, and each file under each folder (keys keep the relative path)."""
+    pairs: list[tuple[Path, str]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            pairs += [(file, prefix + file.relative_to(path).as_posix()) for file in files]
+        elif path.is_file():
+            pairs.append((path, prefix + path.name))
+        else:
+            raise ConfigurationError(f"{raw}: no such file or folder")
+    return pairs
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=False)
+
+
+def _upload_all(pipeline: Pipeline, pairs: list[tuple[Path, str]]) -> list[str]:
+    with _progress() as progress:
+        task = progress.add_task("uploading", total=len(pairs))
+        for path, key in pairs:
+            pipeline.upload(path, key)
+            progress.advance(task)
+    return [key for _, key in pairs]
+
+
+def _wait_all(pipeline: Pipeline, keys: list[str], timeout: float) -> dict[str, dict]:
+    with _progress() as progress:
+        task = progress.add_task("processing", total=len(keys))
+        return pipeline.wait(keys, timeout=timeout, progress=lambda done, _: progress.update(task, completed=done))
+
+
+def _results_table(pipeline: Pipeline, records: dict[str, dict]) -> Table:
+    from qip.api import public_view
+
+    table = Table(title="Results", show_lines=True)
+    for column in ("key", "status", "dimensions", "outputs / reason"):
+        table.add_column(column, overflow="fold")
+    for key, record in records.items():
+        if "image_key" not in record or record.get("status") == "MISSING":
+            table.add_row(key, "MISSING", "", "no record (still in flight?)")
+            continue
+        view = public_view(record)
+        dims = f"{view['width']}x{view['height']}" if view.get("width") else ""
+        if view["status"] == "COMPLETED":
+            detail = "\n".join(view["outputs"])
+        elif view["status"] == "REJECTED":
+            detail = f"{view.get('reason_code')}: {view.get('reason')}"
+        elif view["status"] == "FAILED":
+            error = view.get("error") or {}
+            detail = f"{error.get('stage')}: {error.get('type')}: {error.get('message')}"
+        else:
+            detail = "still in flight"
+        style = {"COMPLETED": "green", "REJECTED": "yellow", "FAILED": "red"}.get(view["status"], "")
+        table.add_row(key, f"[{style}]{view['status']}[/]" if style else view["status"], dims, detail)
+    return table
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_up(args) -> Exit:
+    info = local_stack.up(_engine(args), config.STACK_NAME.get(args.stack), progress=console.print)
+    console.print(f"[green]ready[/]: upload to s3://{info.upload_bucket} at {info.endpoint_url}")
+    return Exit.OK
+
+
+def cmd_down(args) -> Exit:
+    engine = _engine(args)
+    if engine.stop():
+        console.print(f"local engine on port {engine.port} stopped; state kept in {engine.home}")
+    else:
+        console.print(f"no local engine of this project was running on port {engine.port}")
+    return Exit.OK
+
+
+def cmd_outputs(args) -> Exit:
+    info = _stack(args)
+    if args.json:
+        _print_json(info.to_dict())
+    else:
+        for name, value in info.to_dict().items():
+            out.print(f"{name:18} {value}")
+    return Exit.OK
+
+
+def cmd_upload(args) -> Exit:
+    pipeline = Pipeline(_stack(args))
+    keys = _upload_all(pipeline, _keys_for(args.paths, args.prefix))
+    for key in keys:
+        out.print(f"s3://{pipeline.stack.upload_bucket}/{key}", highlight=False)
+    if args.wait:
+        records = _wait_all(pipeline, keys, args.timeout)
+        out.print(_results_table(pipeline, records))
+        if any(not r.get("status") or r.get("status") in ("MISSING", "UPLOADED", "PROCESSING") for r in records.values()):
+            return Exit.INCOMPLETE
+    return Exit.OK
+
+
+def cmd_status(args) -> Exit:
+    view = Pipeline(_stack(args)).status(args.key)
+    if args.json:
+        _print_json(view)
+    else:
+        for name, value in view.items():
+            out.print(f"{name:18} {value}", highlight=False)
+    return Exit.OK
+
+
+def cmd_list(args) -> Exit:
+    items = Pipeline(_stack(args)).list(status=args.status, date=args.date, prefix=args.prefix, limit=args.limit)
+    if args.json:
+        _print_json(items)
+        return Exit.OK
+    table = Table()
+    for column in ("key", "status", "uploaded_at", "size"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        table.add_row(item["key"], item["status"], item.get("uploaded_at") or "", str(item.get("size") or ""))
+    out.print(table)
+    return Exit.OK
+
+
+def cmd_demo(args) -> Exit:
+    from qip.samples import write_samples
+
+    started = time.monotonic()
+    info = local_stack.up(_engine(args), config.STACK_NAME.get(args.stack), progress=console.print)
+    console.print(f"stack ready in {time.monotonic() - started:.1f} s")
+    pipeline = Pipeline(info)
+    prefix = args.prefix or time.strftime("demo/%Y%m%d-%H%M%S/")
+    with tempfile.TemporaryDirectory() as folder:
+        keys = _upload_all(pipeline, _keys_for([str(p) for p in write_samples(Path(folder))], prefix))
+    records = _wait_all(pipeline, keys, args.timeout)
+    out.print(_results_table(pipeline, records))
+    console.print(f"done in {time.monotonic() - started:.1f} s. Try: qip status '{keys[0]}' --json ; qip down")
+    return Exit.INCOMPLETE if any(r.get("status") in (None, "MISSING", "UPLOADED", "PROCESSING")
+                                  for r in records.values()) else Exit.OK
+
+
+# ---------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qip",
+        description="Quantum Image Processor: run the serverless image pipeline on a local AWS engine "
+                    "(no AWS account needed), upload images, and follow them.",
+        epilog="Start with `qip demo`. Every command has --help.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--port", type=int, help=f"local engine port (env {config.ENGINE_PORT.env}, "
+                                                 f"default {config.ENGINE_PORT.default})")
+    parser.add_argument("--home", type=Path, help=f"state folder of the local engine (env {config.STATE_DIR.env}, "
+                                                  f"default {config.STATE_DIR.default})")
+    parser.add_argument("--stack", help=f"stack name (env {config.STACK_NAME.env}, default {config.STACK_NAME.default})")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    up = commands.add_parser("up", help="start the local engine and deploy the stack (safe to repeat)",
+                             description="Start the local engine on 127.0.0.1 if it is not running, then "
+                                         "create or update the stack from template.yaml. Returns when ready.")
+    up.set_defaults(run=cmd_up)
+    down = commands.add_parser("down", help="stop the local engine (its state is kept)",
+                               description="Stop the local engine and all its worker processes. State stays "
+                                           "in the state folder; `qip up` brings it all back.")
+    down.set_defaults(run=cmd_down)
+
+    outputs = commands.add_parser("outputs", help="where the stack's resources are",
+                                  description="Print the stack's endpoint, region, buckets, table, queues, "
+                                              "state machine, bus and topic.")
+    outputs.add_argument("--json", action="store_true", help="print one JSON object (for tools)")
+    outputs.set_defaults(run=cmd_outputs)
+
+    upload = commands.add_parser("upload", help="upload files or folders to the upload bucket",
+                                 description="Upload files (folders recursively) to the upload bucket; each "
+                                             "upload starts the pipeline.")
+    upload.add_argument("paths", nargs="+", metavar="PATH", help="file or folder to upload")
+    upload.add_argument("--prefix", default="", help="key prefix, e.g. 'holiday/2026/'")
+    upload.add_argument("--wait", action="store_true", help="wait for the results and print them")
+    upload.add_argument("--timeout", type=float, default=300.0, help="seconds --wait waits (default 300)")
+    upload.set_defaults(run=cmd_upload)
+
+    status = commands.add_parser("status", help="the record of one image",
+                                 description="Show an image's status; outputs when COMPLETED, the reason when "
+                                             "REJECTED, the error when FAILED.")
+    status.add_argument("key", metavar="KEY", help="the image's key in the upload bucket")
+    status.add_argument("--json", action="store_true", help="print one JSON object (for tools)")
+    status.set_defaults(run=cmd_status)
+
+    listing = commands.add_parser("list", help="records by status, upload date or key prefix",
+                                  description="List image records, newest first, through the store's indexes.")
+    listing.add_argument("--status", choices=STATUSES, type=str.upper, help="only this status")
+    listing.add_argument("--date", metavar="YYYY-MM-DD", type=_date, help="only uploads of this day (UTC)")
+    listing.add_argument("--prefix", help="only keys starting with this")
+    listing.add_argument("--limit", type=int, help="at most this many")
+    listing.add_argument("--json", action="store_true", help="print a JSON array (for tools)")
+    listing.set_defaults(run=cmd_list)
+
+    demo = commands.add_parser("demo", help="the whole pipeline on sample images, end to end",
+                               description="Start the engine, deploy the stack, upload sample images (and two "
+                                           "files that must be rejected), wait, and print what happened.")
+    demo.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for results (default 300)")
+    demo.add_argument("--prefix", help="key prefix (default demo/<time>/)")
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def _date(value: str) -> str:
+    time.strptime(value, "%Y-%m-%d")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except PipelineError as error:
+        if args.debug:
+            raise
+        console.print(f"[red]qip: error:[/] {error}", highlight=False)
+        return int(_EXITS.get(type(error), Exit.ERROR))
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Every setting of the project, declared once with its default and a line of help.
+
+Lambda functions get their values from environment variables that `template.yaml` sets;
+the command line gets them from its flags, then the environment, then these defaults.
+`resolve()` is the one place that applies that order.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Generic, TypeVar
+
+from qip.paths import DEFAULT_HOME
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """A named setting: its environment variable, default, parser and a line of help."""
+
+    env: str
+    default: T
+    help: str
+    parse: Callable[[str], T] = str  # type: ignore[assignment]
+
+    def get(self, override: T | None = None) -> T:
+        """Argument, else environment, else default."""
+        if override is not None:
+            return override
+        raw = os.environ.get(self.env)
+        if raw is None or raw == "":
+            return self.default
+        return self.parse(raw)
+
+
+def _bool(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _ints(raw: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in raw.replace(" ", "").split(",") if part)
+
+
+# --- resources, passed to functions by the template -------------------------------------
+TABLE_NAME = Setting("TABLE_NAME", "", "DynamoDB metadata table")
+UPLOAD_BUCKET = Setting("UPLOAD_BUCKET", "", "S3 bucket users upload to")
+ARCHIVE_BUCKET = Setting("ARCHIVE_BUCKET", "", "S3 bucket for originals and derivatives")
+QUEUE_URL = Setting("QUEUE_URL", "", "processing queue (SQS)")
+DLQ_URL = Setting("DLQ_URL", "", "dead-letter queue for permanent failures")
+EVENT_BUS_NAME = Setting("EVENT_BUS_NAME", "", "the project's EventBridge bus")
+TOPIC_ARN = Setting("TOPIC_ARN", "", "SNS topic for notifications")
+STATE_MACHINE_ARN = Setting("STATE_MACHINE_ARN", "", "the Processing Pipeline state machine")
+
+# --- behaviour of the pipeline ------------------------------------------------------------
+EVENT_SOURCE = Setting("EVENT_SOURCE", "qip.pipeline", "source of the events the pipeline publishes")
+MONITORING_ENABLED = Setting("MONITORING_ENABLED", True, "emit CloudWatch metrics", _bool)
+PIPELINE_MAX_ATTEMPTS = Setting(
+    "PIPELINE_MAX_ATTEMPTS", 3, "whole-pipeline attempts before a message goes to the DLQ", int
+)
+PIPELINE_RETRY_DELAY_SECONDS = Setting(
+    "PIPELINE_RETRY_DELAY_SECONDS", 30, "delay before the 2nd attempt; doubles after", int
+)
+MAX_BYTES = Setting("MAX_BYTES", 50 * 1024 * 1024, "largest upload accepted, in bytes", int)
+MAX_PIXELS = Setting("MAX_PIXELS", 100_000_000, "largest image accepted, in pixels", int)
+MAX_FRAMES = Setting("MAX_FRAMES", 500, "most frames accepted in an animation", int)
+MAX_SIDE = Setting("MAX_SIDE", 2048, "long side of the resized (display) image, in pixels", int)
+THUMBNAIL_SIZES = Setting("THUMBNAIL_SIZES", (512, 256, 128), "thumbnail long sides", _ints)
+THUMBNAIL_FORMAT = Setting("THUMBNAIL_FORMAT", "webp", "thumbnail format: webp or jpeg")
+SNIFF_BYTES = 4096  # bytes read at ingest to judge whether an upload is an image at all
+
+# --- the local engine and the command line --------------------------------------------------
+REGION = Setting("QIP_REGION", "us-east-1", "AWS region (the local engine's region)")
+STACK_NAME = Setting("QIP_STACK_NAME", "qip", "CloudFormation stack name")
+ENGINE_PORT = Setting("QIP_PORT", 4566, "port of the local engine on 127.0.0.1", int)
+STATE_DIR = Setting("QIP_HOME", DEFAULT_HOME, "folder for the local engine's state and logs", Path)
+ENGINE_START_TIMEOUT = Setting(
+    "QIP_START_TIMEOUT", 60.0, "seconds to wait for the local engine to answer", float
+)
+ENDPOINT_URL = Setting("QIP_ENDPOINT_URL", "", "AWS endpoint; empty means the local engine")

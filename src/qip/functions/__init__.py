@@ -1,0 +1,1 @@
+"""Lambda handlers: each parses its event, calls the core, records the outcome. Nothing more."""

@@ -1,0 +1,46 @@
+"""Step 5, archive: the original into the archive bucket, and a manifest of every output."""
+
+from __future__ import annotations
+
+import json
+
+from qip import config, layout, objects
+from qip.functions import runtime
+from qip.functions.step import StepRequest, run_step
+from qip.store import now_iso
+
+MANIFEST_VERSION = 1
+
+
+def archive(request: StepRequest) -> dict:
+    bucket = runtime.required(config.ARCHIVE_BUCKET)
+    s3 = runtime.s3()
+    original_key = layout.archive_key(request.key, "original")
+    objects.copy(s3, request.bucket, request.key, bucket, original_key)
+    display = request.extras["display"]
+    thumbs = request.extras["thumbnails"]["items"]
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "image": {"bucket": request.bucket, "key": request.key, "etag": request.image.get("etag")},
+        "archived_at": now_iso(),
+        "execution": request.execution,
+        "metadata": request.extras.get("metadata"),
+        "original": {"uri": layout.s3_uri(bucket, original_key), "bytes": request.image.get("size"),
+                     "content_type": request.image.get("content_type")},
+        "display": display,
+        "thumbnails": thumbs,
+    }
+    manifest_key = layout.archive_key(request.key, "manifest.json")
+    objects.write(s3, bucket, manifest_key, json.dumps(manifest, indent=2).encode(), "application/json")
+    return {
+        "original": layout.s3_uri(bucket, original_key),
+        "display": display["uri"],
+        "thumbnails": [thumb["uri"] for thumb in thumbs],
+        "manifest": layout.s3_uri(bucket, manifest_key),
+        "dimensions": {"width": display["width"], "height": display["height"]},
+    }
+
+
+@runtime.logger.inject_lambda_context
+def handler(event: dict, context) -> dict:
+    return run_step("archive", event, archive)

@@ -1,0 +1,24 @@
+"""Step 2, extract metadata: format, dimensions, colour, EXIF, checksum and BlurHash.
+
+The full metadata goes to the store; the state machine carries only a summary.
+"""
+
+from __future__ import annotations
+
+from qip import objects
+from qip.functions import runtime, settings
+from qip.functions.step import Outcome, StepRequest, run_step
+from qip.imaging import extract_metadata
+
+SUMMARY_FIELDS = ("format", "width", "height", "frames", "sha256", "blurhash")
+
+
+def extract(request: StepRequest) -> Outcome:
+    data = objects.read(runtime.s3(), request.bucket, request.key)
+    metadata = extract_metadata(data, settings.limits())
+    return Outcome({name: metadata.get(name) for name in SUMMARY_FIELDS}, {"metadata": metadata})
+
+
+@runtime.logger.inject_lambda_context
+def handler(event: dict, context) -> dict:
+    return run_step("extract_metadata", event, extract)

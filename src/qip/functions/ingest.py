@@ -1,0 +1,76 @@
+"""Ingest: every upload gets a record, UPLOADED or REJECTED, and images go to the queue.
+
+Invoked by the EventBridge rule for the upload bucket's "Object Created" events. Whether a
+file is an image is judged by its first bytes (magic numbers), never by its name or declared
+content type; a non-image is REJECTED here and never starts the state machine.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent, event_source
+
+from qip import aws, config, objects
+from qip.functions import runtime
+from qip.imaging import sniff
+from qip.store import REJECTED, UPLOADED, Upload
+from qip.telemetry import UPLOAD_RECEIVED, UPLOAD_REJECTED, Transition
+
+STAGE = "ingest"
+
+
+def judge(head: bytes, size: int, content_type: str) -> dict | None:
+    """The rejection reason for a file that is plainly not an acceptable image, else None."""
+    max_bytes = config.MAX_BYTES.get()
+    if size == 0:
+        return {"code": "empty", "message": "the file is empty (0 bytes)"}
+    if size > max_bytes:
+        return {"code": "too_many_bytes", "message": f"the file has {size} bytes; the limit is {max_bytes}"}
+    if sniff(head) is None:
+        return {"code": "not_an_image",
+                "message": f"the content is not a supported image format (declared type: {content_type})"}
+    return None
+
+
+def ingest(event: S3EventBridgeNotificationEvent) -> dict:
+    s3 = runtime.s3()
+    bucket = event.detail.bucket.name
+    event_key = event.detail.object["key"]  # as sent: the data class's `.key` would decode it again
+    found = objects.find(s3, bucket, event_key, event.detail.object.etag)
+    if found is None:
+        runtime.logger.warning("object is gone before ingest; nothing to record",
+                               extra={"bucket": bucket, "event_key": event_key})
+        return {"status": "gone"}
+    runtime.logger.append_keys(image_key=found.key, correlation_id=event.get_id)
+    upload = Upload(bucket=bucket, key=found.key, size=found.size, content_type=found.content_type,
+                    etag=found.etag, sequencer=event.detail.object.sequencer or "0",
+                    uploaded_at=_event_time(event.time), version_id=found.version_id)
+    reason = judge(objects.read(s3, bucket, found.key, limit=config.SNIFF_BYTES), found.size,
+                   found.content_type)
+    status = REJECTED if reason else UPLOADED
+    if not runtime.store().record_upload(upload, status, reason):
+        runtime.logger.info("stale or duplicate upload event ignored")
+        return {"status": "duplicate"}
+    if status == UPLOADED:
+        aws.client("sqs").send_message(QueueUrl=runtime.required(config.QUEUE_URL),
+                                       MessageBody=json.dumps({"image": upload.pointer()}))
+    telemetry = runtime.telemetry()
+    kind = UPLOAD_REJECTED if reason else UPLOAD_RECEIVED
+    transition = Transition(kind, bucket, upload.key, STAGE, status, error=reason,
+                            extra={"size": upload.size, "content_type": upload.content_type})
+    telemetry.emit(transition)
+    if reason:
+        telemetry.notify(transition, f"Rejected: {upload.key}")
+    return {"status": status, "key": upload.key}
+
+
+def _event_time(time: str) -> str:
+    """EventBridge gives whole seconds (`2026-11-28T15:00:00Z`); store milliseconds like the rest."""
+    return time.replace("Z", ".000Z") if time.endswith("Z") and "." not in time else time
+
+
+@runtime.logger.inject_lambda_context
+@event_source(data_class=S3EventBridgeNotificationEvent)
+def handler(event: S3EventBridgeNotificationEvent, context) -> dict:
+    return ingest(event)

@@ -1,0 +1,125 @@
+"""The frame every pipeline step runs in: parse the request, run the work, record the outcome.
+
+A step's work sees a `StepRequest` and returns a small JSON-serialisable dict (S3 pointers,
+never pixels), or an `Outcome` when it also has data for the store. The frame records the stage's timestamps in the store, publishes the stage's
+events and notification, emits its metrics, and turns errors into the two kinds the state
+machine tells apart: `TransientError` (retried with backoff) and everything else (caught and
+recorded as FAILED).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from qip.exceptions import TransientError
+from qip.functions import runtime
+from qip.imaging.exceptions import ImageProcessingError
+from qip.store import PROCESSING, now_iso
+from qip.telemetry import STAGE_FAILED, STAGE_STARTED, STAGE_SUCCEEDED, Transition
+
+_THROTTLING = {"Throttling", "ThrottlingException", "ProvisionedThroughputExceededException",
+               "RequestLimitExceeded", "SlowDown", "ServiceUnavailable", "InternalError",
+               "TooManyRequestsException", "RequestTimeout"}
+
+
+@dataclass(frozen=True)
+class StepRequest:
+    """The state machine's input to a step: the image pointer, execution context, and extras."""
+
+    stage: str
+    image: dict[str, Any]
+    execution: str
+    retry: int
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bucket(self) -> str:
+        return self.image["bucket"]
+
+    @property
+    def key(self) -> str:
+        return self.image["key"]
+
+    @property
+    def attempt(self) -> int:
+        """Which try of this step this is (1 = first), within this pipeline attempt."""
+        return self.retry + 1
+
+    @classmethod
+    def parse(cls, stage: str, event: dict[str, Any]) -> "StepRequest":
+        context = event.get("context") or {}
+        extras = {k: v for k, v in event.items() if k not in ("image", "context")}
+        return cls(stage, event["image"], context.get("execution", ""), int(context.get("retry", 0)), extras)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A step's result for the state machine, and what else to keep in the image's record."""
+
+    result: dict[str, Any]
+    stored: dict[str, Any] | None = None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Worth retrying: our transient errors, network trouble, and throttling by AWS."""
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code") in _THROTTLING
+    return isinstance(error, (TransientError, ImageProcessingError, BotoCoreError))
+
+
+def run_step(stage: str, event: dict[str, Any],
+             work: Callable[[StepRequest], dict[str, Any] | Outcome]) -> dict[str, Any]:
+    """Run one step and record its outcome."""
+    request = StepRequest.parse(stage, event)
+    runtime.logger.append_keys(image_key=request.key, correlation_id=request.execution, stage=stage)
+    telemetry = runtime.telemetry()
+
+    def transition(kind: str, status: str, **kwargs) -> Transition:
+        return Transition(kind, request.bucket, request.key, stage, status,
+                          request.execution, request.attempt, **kwargs)
+
+    telemetry.emit(transition(STAGE_STARTED, PROCESSING))
+    started_at, started = now_iso(), time.perf_counter()
+    try:
+        outcome = work(request)
+    except Exception as error:
+        duration_ms = round((time.perf_counter() - started) * 1000)
+        details = {"type": type(error).__name__, "message": str(error)[:1000], "stage": stage,
+                   "attempt": request.attempt, "pipeline_attempt": request.image.get("attempt", 1),
+                   "retryable": is_transient(error), "at": now_iso()}
+        runtime.logger.exception("step failed", extra={"error": details})
+        runtime.store().record_stage_error(request.key, request.execution, details)
+        telemetry.emit(transition(STAGE_FAILED, PROCESSING, duration_ms=duration_ms, error=details))
+        _count(stage, "StageFailed")
+        if details["retryable"] and not isinstance(error, TransientError):
+            raise TransientError(f"{details['type']}: {details['message']}") from error
+        raise
+    if not isinstance(outcome, Outcome):
+        outcome = Outcome(outcome)
+    result = outcome.result
+    duration_ms = round((time.perf_counter() - started) * 1000)
+    stage_record = {"started_at": started_at, "completed_at": now_iso(), "duration_ms": duration_ms,
+                    "attempt": request.attempt}
+    runtime.store().complete_stage(request.key, request.execution, stage, stage_record,
+                                   outcome.stored)
+    done = transition(STAGE_SUCCEEDED, PROCESSING, duration_ms=duration_ms, extra={"result": result})
+    telemetry.emit(done)
+    telemetry.notify(done, f"{stage} done: {request.key}")
+    _count(stage, "StageSucceeded", duration_ms)
+    return result
+
+
+def _count(stage: str, name: str, duration_ms: int | None = None) -> None:
+    if not runtime.monitoring_enabled():
+        return
+    metrics = runtime.metrics
+    metrics.add_dimension(name="Stage", value=stage)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    if duration_ms is not None:
+        metrics.add_metric(name="StageDuration", unit=MetricUnit.Milliseconds, value=duration_ms)
+    metrics.flush_metrics()

@@ -1,0 +1,147 @@
+"""Tracker: the pipeline's own transitions (started, rejected, completed, failed).
+
+Called by the state machine. `failed` also decides what happens next: the image is queued
+again after a growing delay, or, after the last attempt, its message goes to the dead-letter
+queue and a failure notification is published.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from qip import aws, config
+from qip.functions import runtime
+from qip.store import COMPLETED, FAILED, PROCESSING, REJECTED
+from qip.telemetry import PIPELINE_COMPLETED, PIPELINE_FAILED, PIPELINE_RETRYING, PIPELINE_STARTED, UPLOAD_REJECTED, Transition
+
+STAGE = "pipeline"
+
+
+@dataclass(frozen=True)
+class TrackRequest:
+    action: str
+    image: dict[str, Any]
+    execution: str
+    body: dict[str, Any]
+
+    @property
+    def attempt(self) -> int:
+        return int(self.image.get("attempt", 1))
+
+    def transition(self, kind: str, status: str, **kwargs) -> Transition:
+        return Transition(kind, self.image["bucket"], self.image["key"], STAGE, status, self.execution,
+                          self.attempt, **kwargs)
+
+
+def started(request: TrackRequest) -> dict:
+    store = runtime.store()
+    proceed = store.start_processing(request.image["key"], request.image["sequencer"], request.execution,
+                                     request.attempt)
+    if proceed:
+        runtime.telemetry().emit(request.transition(PIPELINE_STARTED, PROCESSING))
+    else:
+        runtime.logger.info("record owned by another upload or run; this execution stops")
+    return {"proceed": proceed}
+
+
+def rejected(request: TrackRequest) -> dict:
+    validation = request.body["validation"]
+    reason = {"code": validation.get("reason_code", "invalid_image"), "message": validation.get("reason", "")}
+    if runtime.store().reject(request.image["key"], request.execution, reason):
+        transition = request.transition(UPLOAD_REJECTED, REJECTED, error=reason)
+        runtime.telemetry().emit(transition)
+        runtime.telemetry().notify(transition, f"Rejected: {request.image['key']}")
+    return {"status": REJECTED}
+
+
+def completed(request: TrackRequest) -> dict:
+    outputs = request.body["archive"]
+    store = runtime.store()
+    if store.complete(request.image["key"], request.execution, outputs):
+        record = store.get(request.image["key"]) or {}
+        summary = processing_summary(record, outputs)
+        transition = request.transition(PIPELINE_COMPLETED, COMPLETED,
+                                        duration_ms=summary["total_ms"], extra={"summary": summary})
+        runtime.telemetry().emit(transition)
+        runtime.telemetry().notify(transition, f"Completed: {request.image['key']}", {"summary": summary})
+    return {"status": COMPLETED}
+
+
+def processing_summary(record: dict, outputs: dict) -> dict:
+    """What the final notification tells: dimensions, outputs, per-stage and total time."""
+    stages = record.get("stages", {})
+    return {
+        "dimensions": outputs.get("dimensions"),
+        "outputs": outputs,
+        "stage_ms": {name: stage.get("duration_ms") for name, stage in stages.items()},
+        "total_ms": _elapsed_ms(record.get("started_at"), record.get("completed_at")),
+    }
+
+
+def failed(request: TrackRequest) -> dict:
+    store = runtime.store()
+    key = request.image["key"]
+    current = store.get(key) or {}
+    error = describe_error(request.body.get("error") or {}, current.get("last_error"), request.attempt)
+    final = request.attempt >= config.PIPELINE_MAX_ATTEMPTS.get()
+    if not store.fail(key, request.execution, error, final):
+        runtime.logger.info("record not owned by this run; failure not recorded", extra={"error": error})
+        return {"status": current.get("status"), "requeued": False}
+    runtime.logger.error("pipeline failed", extra={"error": error, "final": final})
+    telemetry = runtime.telemetry()
+    sqs = aws.client("sqs")
+    if final:
+        sqs.send_message(QueueUrl=runtime.required(config.DLQ_URL),
+                         MessageBody=json.dumps({"image": request.image, "error": error}))
+        transition = request.transition(PIPELINE_FAILED, FAILED, error=error, extra={"final": True})
+        telemetry.emit(transition)
+        telemetry.notify(transition, f"Failed: {key}")
+        return {"status": FAILED, "requeued": False}
+    delay = min(config.PIPELINE_RETRY_DELAY_SECONDS.get() * 2 ** (request.attempt - 1), 900)
+    retry = {**request.image, "attempt": request.attempt + 1}
+    sqs.send_message(QueueUrl=runtime.required(config.QUEUE_URL), MessageBody=json.dumps({"image": retry}),
+                     DelaySeconds=delay)
+    telemetry.emit(request.transition(PIPELINE_RETRYING, FAILED, error=error,
+                                      extra={"final": False, "next_attempt": request.attempt + 1,
+                                             "delay_seconds": delay}))
+    return {"status": FAILED, "requeued": True, "delay_seconds": delay}
+
+
+def describe_error(caught: dict, last_step_error: dict | None, attempt: int) -> dict:
+    """Error type, message, failed stage and attempt, from what the step recorded if it could."""
+    cause = caught.get("Cause") or ""
+    try:
+        cause_fields = json.loads(cause)
+    except (TypeError, ValueError):
+        cause_fields = {}
+    step = last_step_error or {}
+    return {
+        "type": step.get("type") or cause_fields.get("errorType") or caught.get("Error", "Unknown"),
+        "message": step.get("message") or cause_fields.get("errorMessage") or cause[:1000],
+        "stage": step.get("stage", "unknown"),
+        "step_attempts": step.get("attempt"),
+        "attempt": attempt,
+        "state_machine_error": caught.get("Error"),
+    }
+
+
+def _elapsed_ms(start: str | None, end: str | None) -> int | None:
+    from datetime import datetime
+
+    if not start or not end:
+        return None
+    parse = lambda value: datetime.fromisoformat(value.replace("Z", "+00:00"))  # noqa: E731
+    return round((parse(end) - parse(start)).total_seconds() * 1000)
+
+
+ACTIONS = {"started": started, "rejected": rejected, "completed": completed, "failed": failed}
+
+
+@runtime.logger.inject_lambda_context
+def handler(event: dict, context) -> dict:
+    context_fields = event.get("context") or {}
+    request = TrackRequest(event["action"], event["image"], context_fields.get("execution", ""), event)
+    runtime.logger.append_keys(image_key=request.image["key"], correlation_id=request.execution)
+    return ACTIONS[request.action](request)

@@ -1,0 +1,54 @@
+"""Where things live: archive bucket layout and Step Functions execution names.
+
+The archive bucket layout is a stable contract (documented in the README):
+
+    images/<image key>/original          the upload, byte for byte
+    images/<image key>/display.<ext>     the resized image
+    images/<image key>/thumb-<N>.<ext>   one thumbnail per configured size
+    images/<image key>/manifest.json     every output with its size, dimensions and checksum
+
+Nothing is ever written to the upload bucket, so outputs cannot trigger the pipeline again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+ARCHIVE_ROOT = "images/"
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+SEQUENCER_WIDTH = 32
+_EXTENSIONS = {"jpeg": "jpg"}
+
+
+def archive_prefix(image_key: str) -> str:
+    return f"{ARCHIVE_ROOT}{image_key}/"
+
+
+def archive_key(image_key: str, name: str) -> str:
+    return archive_prefix(image_key) + name
+
+
+def derivative_name(name: str, image_format: str) -> str:
+    """`display.jpg`, `thumb-512.webp`: the file name of a derivative in the archive."""
+    return f"{name}.{_EXTENSIONS.get(image_format, image_format)}"
+
+
+def s3_uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def padded_sequencer(sequencer: str) -> str:
+    """S3 sequencers compare as hex strings only once padded to one width."""
+    return (sequencer or "0").upper().rjust(SEQUENCER_WIDTH, "0")
+
+
+def execution_name(bucket: str, key: str, sequencer: str, attempt: int) -> str:
+    """A deterministic name (<= 80 chars) so a repeated message cannot start a second run.
+
+    The same upload (bucket, key, sequencer) and attempt always map to the same name; a new
+    upload of the key has a new sequencer, and a pipeline retry a new attempt number.
+    """
+    digest = hashlib.sha256(f"{bucket}\0{key}\0{padded_sequencer(sequencer)}".encode()).hexdigest()
+    readable = _NAME_UNSAFE.sub("-", key.rsplit("/", 1)[-1]).strip("-")[:36] or "image"
+    return f"{readable}-{digest[:32]}-a{attempt}"

@@ -1,0 +1,1 @@
+"""The local engine: start it, deploy the stack to it, stop it."""

@@ -1,0 +1,209 @@
+"""Start and stop the embedded local AWS engine (MiniStack) for this project.
+
+The engine listens on 127.0.0.1 only, keeps its state and log under the project's state
+folder (so a restart keeps the stack and its data), and runs as its own process group, so
+stopping it also ends every Lambda worker process it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from qip.exceptions import EngineError
+
+HOST = "127.0.0.1"
+# Only what the stack uses; fewer services start faster and open fewer listeners.
+SERVICES = "s3,sqs,sns,dynamodb,lambda,stepfunctions,events,iam,sts,kms,logs,cloudwatch,cloudformation,scheduler"
+STOP_GRACE_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One local engine: its port and its state folder."""
+
+    port: int
+    home: Path
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "engine.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "engine.log"
+
+    def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The engine's environment: loopback only, persistent state, local Lambda workers."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "QIP_"))}
+        env.update(
+            GATEWAY_PORT=str(self.port),
+            BIND_HOST=HOST,
+            MINISTACK_HOST="localhost",
+            PERSIST_STATE="1",
+            STATE_DIR=str(self.home / "state"),
+            S3_PERSIST="1",
+            S3_DATA_DIR=str(self.home / "s3"),
+            LAMBDA_EXECUTOR="local",
+            IOT_MTLS_ENABLED="0",
+            SFTP_ENABLED="0",
+            SERVICES=SERVICES,
+            LOG_LEVEL="WARNING",
+            TMPDIR=str(self.home / "tmp"),
+            AWS_ACCESS_KEY_ID="test",
+            AWS_SECRET_ACCESS_KEY="test",  # noqa: S105 - the local engine's fixed dummy credentials
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        env.update(extra or {})
+        return env
+
+    # ------------------------------------------------------------------ state
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        return pid
+
+    def healthy(self, timeout: float = 2.0) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint_url}/_ministack/health", timeout=timeout) as response:
+                return response.status == 200 and "services" in json.loads(response.read() or b"{}")
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def port_taken(self) -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            return probe.connect_ex((HOST, self.port)) == 0
+
+    # ------------------------------------------------------------------ start / stop
+    def start(self, timeout: float = 60.0, extra_env: dict[str, str] | None = None) -> bool:
+        """Start the engine unless ours already runs; True if it was started now."""
+        if self.pid() and self.healthy():
+            return False
+        if self.pid():  # ours, but not answering: a crash or a hang; clear it and start again
+            self.stop()
+        if self.port_taken():
+            raise EngineError(
+                f"port {self.port} on {HOST} is in use by another program; stop it, or choose "
+                f"another port with --port or QIP_PORT"
+            )
+        for folder in ("state", "s3", "tmp"):
+            (self.home / folder).mkdir(parents=True, exist_ok=True)
+        log = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child process
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ministack"],
+            cwd=self.home,
+            env=self.environment(extra_env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.pid_file.write_text(str(process.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
+                raise EngineError(
+                    f"the local engine exited with code {process.returncode} while starting; "
+                    f"see {self.log_file}:\n{_tail(self.log_file)}"
+                )
+            if self.healthy(timeout=1.0):
+                return True
+            time.sleep(0.2)
+        self.stop()
+        raise EngineError(f"the local engine did not answer within {timeout:.0f} s; see {self.log_file}")
+
+    def stop(self) -> bool:
+        """Stop the engine and every process it started; True if something was running."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        try:
+            os.kill(pid, signal.SIGTERM)  # the engine saves its state on SIGTERM
+        except ProcessLookupError:
+            pass
+        _wait_gone(lambda: _alive(pid), STOP_GRACE_SECONDS)
+        _kill_group(pid, signal.SIGTERM)
+        if not _wait_gone(lambda: _group_alive(pid), 5.0):
+            _kill_group(pid, signal.SIGKILL)
+            _wait_gone(lambda: _group_alive(pid), 5.0)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    _reap(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the engine is our own child (started in this process)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    _reap(pgid)
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _wait_gone(alive, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive():
+            return True
+        time.sleep(0.1)
+    return not alive()
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

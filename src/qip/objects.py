@@ -1,0 +1,81 @@
+"""Reading and writing objects in S3; the only module that knows S3's byte-level API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import ClientError
+
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    """What S3 says about an object without reading it."""
+
+    key: str
+    size: int
+    content_type: str
+    etag: str
+    version_id: str | None
+
+
+def is_missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in _MISSING
+
+
+def head(s3, bucket: str, key: str) -> ObjectHead | None:
+    try:
+        response = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if is_missing(error):
+            return None
+        raise
+    return ObjectHead(
+        key=key,
+        size=int(response.get("ContentLength", 0)),
+        content_type=response.get("ContentType") or "application/octet-stream",
+        etag=(response.get("ETag") or "").strip('"'),
+        version_id=response.get("VersionId"),
+    )
+
+
+def find(s3, bucket: str, event_key: str, etag: str | None = None) -> ObjectHead | None:
+    """Head the object an event names, whether the event left its key raw or URL-encoded.
+
+    AWS URL-encodes keys in S3 events (`my photo+1.jpg` arrives as `my+photo%2B1.jpg`); the local
+    engine sends them raw. Both readings are tried, and where both name an object, the one
+    whose ETag matches the event's wins, so `a+b` and `a b` are never confused.
+    """
+    candidates = list(dict.fromkeys([event_key, unquote_plus(event_key)]))
+    found = [h for h in (head(s3, bucket, key) for key in candidates) if h is not None]
+    clean_etag = (etag or "").strip('"')
+    matching = [h for h in found if clean_etag and h.etag == clean_etag]
+    return (matching or found or [None])[0]
+
+
+def read(s3, bucket: str, key: str, limit: int | None = None) -> bytes:
+    """The object's bytes; with `limit`, at most that many (a ranged read)."""
+    kwargs = {"Bucket": bucket, "Key": key}
+    if limit is not None:
+        kwargs["Range"] = f"bytes=0-{max(limit - 1, 0)}"
+    try:
+        return s3.get_object(**kwargs)["Body"].read()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "InvalidRange":
+            return b""  # an empty object has no byte 0
+        raise
+
+
+def write(s3, bucket: str, key: str, data: bytes, content_type: str) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+
+
+def copy(s3, source_bucket: str, source_key: str, bucket: str, key: str) -> None:
+    s3.copy_object(
+        Bucket=bucket,
+        Key=key,
+        CopySource={"Bucket": source_bucket, "Key": source_key},
+        MetadataDirective="COPY",
+    )

@@ -1,0 +1,314 @@
+"""The metadata store: one DynamoDB item per image key, written only by conditional updates.
+
+Statuses move forward only (UPLOADED -> PROCESSING -> COMPLETED | REJECTED | FAILED, and
+FAILED -> PROCESSING for a pipeline retry). Each write names the upload it belongs to (its S3
+sequencer) and, inside the pipeline, the execution, so a late or duplicated event can never
+move a record backwards or overwrite a newer upload of the same key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Iterator
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from qip.layout import padded_sequencer
+
+UPLOADED, PROCESSING, COMPLETED, FAILED, REJECTED = (
+    "UPLOADED",
+    "PROCESSING",
+    "COMPLETED",
+    "FAILED",
+    "REJECTED",
+)
+STATUSES = (UPLOADED, PROCESSING, COMPLETED, FAILED, REJECTED)
+TERMINAL = (COMPLETED, FAILED, REJECTED)
+BY_STATUS = "by-status"
+BY_UPLOAD_DATE = "by-upload-date"
+
+
+def now_iso() -> str:
+    """UTC, ISO 8601 with milliseconds: the one timestamp format of the project."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An object that arrived in the upload bucket, as the ingest function saw it."""
+
+    bucket: str
+    key: str
+    size: int
+    content_type: str
+    etag: str
+    sequencer: str
+    uploaded_at: str
+    version_id: str | None = None
+
+    def pointer(self, attempt: int = 1) -> dict[str, Any]:
+        """The S3 pointer the pipeline passes between steps (never the bytes)."""
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "etag": self.etag,
+            "sequencer": self.sequencer,
+            "size": self.size,
+            "content_type": self.content_type,
+            "version_id": self.version_id,
+            "attempt": attempt,
+        }
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a query, and the token that fetches the next one (None at the end)."""
+
+    items: list[dict[str, Any]]
+    next_token: str | None
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; give callers ints and floats."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _dynamo(value: Any) -> Any:
+    """Floats are not accepted by DynamoDB; store them as Decimal."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _encode_token(key: dict | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(_plain(key)).encode()).decode()
+
+
+def _decode_token(token: str | None) -> dict | None:
+    if not token:
+        return None
+    return _dynamo(json.loads(base64.urlsafe_b64decode(token.encode())))
+
+
+class MetadataStore:
+    """Reads and conditional writes of image records."""
+
+    def __init__(self, table) -> None:
+        self._table = table
+
+    # ------------------------------------------------------------------ writes
+    def record_upload(self, upload: Upload, status: str = UPLOADED, reason: dict | None = None) -> bool:
+        """Create or replace the record for a new upload; False if it is stale or a duplicate.
+
+        A duplicate of an upload still UPLOADED is written again (returns True) so that a
+        crash between recording and enqueueing cannot strand it: the caller enqueues again
+        and the deterministic execution name keeps the pipeline from running twice.
+        """
+        at = now_iso()
+        item: dict[str, Any] = {
+            "image_key": upload.key,
+            "bucket": upload.bucket,
+            "size": upload.size,
+            "content_type": upload.content_type,
+            "etag": upload.etag,
+            "sequencer": padded_sequencer(upload.sequencer),
+            "uploaded_at": upload.uploaded_at,
+            "upload_date": upload.uploaded_at[:10],
+            "status": status,
+            "attempt": 0,
+            "updated_at": at,
+            "history": [{"status": status, "at": at}],
+            "stages": {},
+        }
+        if upload.version_id:
+            item["version_id"] = upload.version_id
+        if reason:
+            item["reason"] = reason
+        try:
+            self._table.put_item(
+                Item=_dynamo(item),
+                ConditionExpression=(
+                    "attribute_not_exists(image_key) OR sequencer < :seq"
+                    " OR (sequencer = :seq AND #status = :uploaded)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":seq": item["sequencer"], ":uploaded": UPLOADED},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def start_processing(self, key: str, sequencer: str, execution: str, attempt: int) -> bool:
+        """Mark PROCESSING for this execution; False if another upload or run owns the record."""
+        return self._update(
+            key,
+            "SET #status = :processing, execution = :execution, attempt = :attempt,"
+            " started_at = :at, stages = :empty REMOVE #error, last_error",
+            (
+                "sequencer = :seq AND ((#status = :uploaded)"
+                " OR (#status = :failed AND attempt < :attempt)"
+                " OR (#status = :processing AND execution = :execution))"
+            ),
+            {
+                ":processing": PROCESSING,
+                ":uploaded": UPLOADED,
+                ":failed": FAILED,
+                ":execution": execution,
+                ":attempt": attempt,
+                ":seq": padded_sequencer(sequencer),
+                ":empty": {},
+            },
+            history=PROCESSING,
+            names={"#error": "error"},
+        )
+
+    def complete_stage(self, key: str, execution: str, stage: str, record: dict, extra: dict | None = None) -> bool:
+        """Record a stage's completion (timestamps, duration) and any data it produced."""
+        sets = ["stages.#stage = :record"]
+        values: dict[str, Any] = {":record": record}
+        names = {"#stage": stage}
+        for index, (name, value) in enumerate((extra or {}).items()):
+            sets.append(f"#x{index} = :x{index}")
+            names[f"#x{index}"] = name
+            values[f":x{index}"] = value
+        return self._owned_update(key, execution, "SET " + ", ".join(sets), values, names)
+
+    def record_stage_error(self, key: str, execution: str, error: dict) -> bool:
+        """Keep the details of a failed step attempt, so FAILED can say where and why."""
+        return self._owned_update(key, execution, "SET last_error = :error", {":error": error})
+
+    def complete(self, key: str, execution: str, outputs: dict) -> bool:
+        return self._owned_update(
+            key,
+            execution,
+            "SET #status = :completed, outputs = :outputs, completed_at = :at",
+            {":completed": COMPLETED, ":outputs": outputs},
+            history=COMPLETED,
+        )
+
+    def reject(self, key: str, execution: str, reason: dict) -> bool:
+        return self._owned_update(
+            key,
+            execution,
+            "SET #status = :rejected, reason = :reason, completed_at = :at",
+            {":rejected": REJECTED, ":reason": reason},
+            history=REJECTED,
+        )
+
+    def fail(self, key: str, execution: str, error: dict, final: bool) -> bool:
+        return self._owned_update(
+            key,
+            execution,
+            "SET #status = :failed, #error = :error, final_failure = :final, failed_at = :at",
+            {":failed": FAILED, ":error": error, ":final": final},
+            history=FAILED,
+            names={"#error": "error"},
+        )
+
+    def _owned_update(self, key, execution, expression, values, names=None, history=None) -> bool:
+        """An update allowed only while this execution owns the PROCESSING record."""
+        return self._update(
+            key,
+            expression,
+            "#status = :owner_status AND execution = :execution",
+            {**values, ":owner_status": PROCESSING, ":execution": execution},
+            history=history,
+            names=names,
+        )
+
+    def _update(self, key, expression, condition, values, history=None, names=None) -> bool:
+        at = now_iso()
+        values = dict(values)
+        attribute_names = {"#status": "status", **(names or {})}
+        if history:
+            expression = expression.replace(
+                "SET ",
+                "SET history = list_append(if_not_exists(history, :no_history), :history),"
+                " updated_at = :at, ",
+                1,
+            )
+            values[":history"] = [{"status": history, "at": at}]
+            values[":no_history"] = []
+        if ":at" in expression:
+            values[":at"] = at
+        try:
+            self._table.update_item(
+                Key={"image_key": key},
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=attribute_names,
+                ExpressionAttributeValues=_dynamo(values),
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    # ------------------------------------------------------------------ reads
+    def get(self, key: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"image_key": key}, ConsistentRead=True).get("Item")
+        return _plain(item) if item else None
+
+    def by_status(self, status: str, *, since: str | None = None, until: str | None = None,
+                  limit: int = 100, token: str | None = None) -> Page:
+        """Records with a status, newest upload first, through the by-status index."""
+        condition = Key("status").eq(status)
+        condition = _time_range(condition, since, until)
+        return self._query(BY_STATUS, condition, limit, token)
+
+    def by_upload_date(self, date: str, *, since: str | None = None, until: str | None = None,
+                       limit: int = 100, token: str | None = None) -> Page:
+        """Records uploaded on a day (YYYY-MM-DD), newest first, through the by-upload-date index."""
+        condition = _time_range(Key("upload_date").eq(date), since, until)
+        return self._query(BY_UPLOAD_DATE, condition, limit, token)
+
+    def iter_pages(self, fetch, **kwargs) -> Iterator[dict[str, Any]]:
+        """Every item of a paginated query: `store.iter_pages(store.by_status, status="FAILED")`."""
+        token = None
+        while True:
+            page = fetch(**kwargs, token=token)
+            yield from page.items
+            token = page.next_token
+            if not token:
+                return
+
+    def _query(self, index: str, condition, limit: int, token: str | None) -> Page:
+        kwargs: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = _decode_token(token)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        response = self._table.query(**kwargs)
+        return Page([_plain(i) for i in response.get("Items", [])], _encode_token(response.get("LastEvaluatedKey")))
+
+
+def _time_range(condition, since: str | None, until: str | None):
+    if since and until:
+        return condition & Key("uploaded_at").between(since, until)
+    if since:
+        return condition & Key("uploaded_at").gte(since)
+    if until:
+        return condition & Key("uploaded_at").lte(until)
+    return condition
