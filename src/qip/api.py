@@ -6,17 +6,20 @@ local engine and against AWS.
 
 from __future__ import annotations
 
+import json
 import mimetypes
+import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from qip import aws
-from qip.exceptions import NotFoundError, UploadError
-from qip.store import COMPLETED, FAILED, REJECTED, TERMINAL, MetadataStore
+from qip.exceptions import ConflictError, NotFoundError, UploadError
+from qip.store import COMPLETED, FAILED, REJECTED, STATUSES, TERMINAL, MetadataStore
 
 # Stack output name -> field of `qip outputs --json` (a contract: keep the names stable).
 OUTPUT_FIELDS = {
@@ -93,12 +96,61 @@ def public_view(record: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+@dataclass(frozen=True)
+class QueueState:
+    """What SQS says about a queue: messages waiting, in flight and delayed; the oldest one's age."""
+
+    visible: int
+    in_flight: int
+    delayed: int
+    oldest_age_s: float | None = None
+
+    @property
+    def depth(self) -> int:
+        return self.visible + self.in_flight + self.delayed
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One message of the dead-letter queue, as read without taking it."""
+
+    message_id: str
+    sent_at: str
+    receive_count: int
+    kind: str  # "pipeline" (an image pointer the pipeline gave up on) or "upload event" (undelivered)
+    image_key: str | None
+    error: dict | None
+    body: dict | str = field(repr=False)
+
+    @classmethod
+    def from_message(cls, message: dict) -> "DeadLetter":
+        body = _json_or_text(message.get("Body", ""))
+        data = body if isinstance(body, dict) else {}
+        image = data.get("image") if isinstance(data.get("image"), dict) else None
+        s3_object = (data.get("detail") or {}).get("object") or {}
+        attributes = message.get("Attributes", {})
+        sent = int(attributes.get("SentTimestamp", "0")) / 1000
+        return cls(message["MessageId"], datetime.fromtimestamp(sent, timezone.utc).isoformat(timespec="seconds"),
+                   int(attributes.get("ApproximateReceiveCount", "0")),
+                   "pipeline" if image else "upload event" if s3_object else "unknown",
+                   (image or {}).get("key") or s3_object.get("key"), data.get("error"), body)
+
+
+@dataclass(frozen=True)
+class Redrive:
+    """What `Pipeline.redrive()` did: the keys sent back, and the messages left in the DLQ."""
+
+    moved: list[str]
+    kept: int
+
+
 class Pipeline:
     """Uploads to, and reads the records of, one deployed stack."""
 
     def __init__(self, stack: StackInfo) -> None:
         self.stack = stack
         self.store = MetadataStore(aws.table(stack.metadata_table, stack.endpoint_url, stack.region))
+        self._dlq_lock = threading.Lock()  # one reader of the DLQ at a time: peeks hide messages briefly
 
     def upload(self, path: Path, key: str) -> None:
         """Put one file in the upload bucket; UploadError, with the reason, if it did not land."""
@@ -139,8 +191,6 @@ class Pipeline:
         return found
 
     def _all_statuses(self) -> Iterable[dict[str, Any]]:
-        from qip.store import STATUSES
-
         for status in STATUSES:
             yield from self.store.iter_pages(self.store.by_status, status=status)
 
@@ -162,6 +212,142 @@ class Pipeline:
         for key in pending:
             finished[key] = self.store.get(key) or {"image_key": key, "status": "MISSING"}
         return finished
+
+    # ------------------------------------------------------------------ operations (dashboard, CLI)
+    def counts(self) -> dict[str, int]:
+        """How many images are in each status (COUNT queries on the status index)."""
+        return {status: self.store.count_by_status(status) for status in STATUSES}
+
+    def presign(self, uri: str, expires: int = 600) -> str:
+        """A short-lived GET URL for an s3:// URI in this stack's buckets (the buckets stay private)."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        if bucket not in (self.stack.upload_bucket, self.stack.archive_bucket) or not key:
+            raise NotFoundError(f"{uri} is not an object of this stack")
+        return aws.presigner(self.stack.endpoint_url, self.stack.region).generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires)
+
+    def retry(self, key: str) -> dict[str, Any]:
+        """Send a FAILED image back to the processing queue as its next attempt; returns the pointer.
+
+        The new attempt number gives the run a new execution name, and lets the store move the
+        record from FAILED to PROCESSING (it refuses an attempt that is not newer).
+        """
+        record = self.record(key)
+        if record["status"] != FAILED:
+            raise ConflictError(f"{key!r} is {record['status']}; only FAILED images can be retried")
+        pointer = {name: record.get(name) for name in ("bucket", "etag", "sequencer", "size", "content_type")}
+        pointer.update(key=key, attempt=int(record.get("attempt") or 0) + 1)
+        if record.get("version_id"):
+            pointer["version_id"] = record["version_id"]
+        self._sqs().send_message(QueueUrl=self.stack.queue_url, MessageBody=json.dumps({"image": pointer}))
+        return pointer
+
+    def queues(self) -> dict[str, QueueState]:
+        """The processing queue's and the DLQ's depth, and the age of each one's oldest message.
+
+        The processing queue is never received from (each receive counts towards its redrive
+        limit): its oldest age comes from CloudWatch's ApproximateAgeOfOldestMessage where that
+        metric exists (AWS), else it is unknown. The DLQ's oldest age comes from its messages.
+        """
+        oldest = min((letter.sent_at for letter in self.dead_letters()), default=None)
+        return {"processing": self._queue_state(self.stack.queue_url, self._metric_age(self.stack.queue_url)),
+                "dead_letter": self._queue_state(self.stack.dlq_url, _age_s(oldest))}
+
+    def dead_letters(self, limit: int = 50) -> list[DeadLetter]:
+        """The DLQ's messages, oldest first, read without taking them (each is released at once)."""
+        sqs, seen, handles = self._sqs(), {}, []
+        with self._dlq_lock:
+            try:
+                while len(seen) < limit:
+                    messages = self._receive(sqs, self.stack.dlq_url, visibility=20)
+                    fresh = [m for m in messages if m["MessageId"] not in seen]
+                    handles += [m["ReceiptHandle"] for m in messages]
+                    if not fresh:
+                        break
+                    seen.update((m["MessageId"], DeadLetter.from_message(m)) for m in fresh)
+            finally:
+                self._release(sqs, self.stack.dlq_url, handles)
+        return sorted(seen.values(), key=lambda letter: letter.sent_at)[:limit]
+
+    def redrive(self) -> Redrive:
+        """Move the DLQ's pipeline messages back to the processing queue, each as a new attempt.
+
+        Each is sent before it is deleted (at least once, like SQS itself). The attempt goes past
+        the record's, so the run is not taken for the one that gave up. Upload events EventBridge
+        could not deliver are no pipeline messages: they stay in the DLQ (`kept`).
+        """
+        sqs, moved, kept, seen = self._sqs(), [], [], set()
+        with self._dlq_lock:
+            try:
+                while True:
+                    messages = [m for m in self._receive(sqs, self.stack.dlq_url, visibility=60)
+                                if m["MessageId"] not in seen]
+                    if not messages:
+                        break
+                    for message in messages:
+                        seen.add(message["MessageId"])
+                        letter = DeadLetter.from_message(message)
+                        if letter.kind != "pipeline":
+                            kept.append(message["ReceiptHandle"])
+                            continue
+                        image = letter.body["image"]
+                        record = self.store.get(image["key"]) or {}
+                        attempt = max(int(image.get("attempt") or 1), int(record.get("attempt") or 0)) + 1
+                        sqs.send_message(QueueUrl=self.stack.queue_url,
+                                         MessageBody=json.dumps({"image": {**image, "attempt": attempt}}))
+                        sqs.delete_message(QueueUrl=self.stack.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                        moved.append(image["key"])
+            finally:
+                self._release(sqs, self.stack.dlq_url, kept)
+        return Redrive(moved, len(kept))
+
+    def _sqs(self):
+        return self.stack.client("sqs")
+
+    def _queue_state(self, url: str, oldest_age_s: float | None) -> QueueState:
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                 "ApproximateNumberOfMessagesDelayed"]
+        attributes = self._sqs().get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        visible, in_flight, delayed = (int(attributes.get(name, 0)) for name in names)
+        return QueueState(visible, in_flight, delayed, oldest_age_s)
+
+    def _metric_age(self, url: str) -> float | None:
+        now = datetime.now(timezone.utc)
+        try:
+            points = self.stack.client("cloudwatch").get_metric_statistics(
+                Namespace="AWS/SQS", MetricName="ApproximateAgeOfOldestMessage",
+                Dimensions=[{"Name": "QueueName", "Value": url.rstrip("/").rsplit("/", 1)[-1]}],
+                StartTime=now.timestamp() - 600, EndTime=now, Period=60, Statistics=["Maximum"])["Datapoints"]
+        except (ClientError, BotoCoreError):
+            return None
+        latest = max(points, key=lambda point: point["Timestamp"], default=None)
+        return float(latest["Maximum"]) if latest else None
+
+    @staticmethod
+    def _receive(sqs, url: str, visibility: int) -> list[dict]:
+        return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=visibility,
+                                   WaitTimeSeconds=0, AttributeNames=["All"]).get("Messages", [])
+
+    @staticmethod
+    def _release(sqs, url: str, handles: list[str]) -> None:
+        """Make received messages visible again at once."""
+        for start in range(0, len(handles), 10):
+            entries = [{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
+                       for i, h in enumerate(handles[start:start + 10])]
+            sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+
+
+def _json_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _age_s(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    return max(0.0, (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds())
 
 
 def _is_final(record: dict[str, Any]) -> bool:

@@ -22,6 +22,7 @@ from rich.table import Table
 from qip import config
 from qip.api import Pipeline, StackInfo
 from qip.exceptions import (
+    BuildError,
     ConfigurationError,
     DeployError,
     EngineError,
@@ -51,7 +52,7 @@ class Exit(IntEnum):
 
 
 _EXITS = {NotFoundError: Exit.NOT_FOUND, StackNotFoundError: Exit.NOT_FOUND, EngineError: Exit.ENGINE,
-          DeployError: Exit.DEPLOY, UploadError: Exit.UPLOAD, ConfigurationError: Exit.USAGE}
+          DeployError: Exit.DEPLOY, UploadError: Exit.UPLOAD, ConfigurationError: Exit.USAGE, BuildError: Exit.DEPLOY}
 
 
 # ---------------------------------------------------------------------- helpers
@@ -60,6 +61,18 @@ def _engine(args):
 
 
 def _stack(args) -> StackInfo:
+    if args.aws:  # the stack on AWS, through the standard credential chain
+        from botocore.exceptions import ClientError
+
+        from qip import release
+
+        target = release.resolve_target(args.region, args.profile, None)
+        name = config.STACK_NAME.get(args.stack)
+        try:
+            outputs = release.stack_outputs(name, target)
+        except ClientError as error:
+            raise StackNotFoundError(f"stack {name!r} is not deployed in {target.region}: {error}") from error
+        return StackInfo.from_outputs(outputs, None, target.region)
     return local_stack.info(_engine(args), config.STACK_NAME.get(args.stack))
 
 
@@ -155,8 +168,9 @@ def cmd_outputs(args) -> Exit:
 
 
 def cmd_upload(args) -> Exit:
+    pairs = _keys_for(args.paths, args.prefix)  # a wrong path is named before the stack is looked up
     pipeline = Pipeline(_stack(args))
-    keys = _upload_all(pipeline, _keys_for(args.paths, args.prefix))
+    keys = _upload_all(pipeline, pairs)
     for key in keys:
         out.print(f"s3://{pipeline.stack.upload_bucket}/{key}", highlight=False)
     if args.wait:
@@ -191,6 +205,40 @@ def cmd_list(args) -> Exit:
     return Exit.OK
 
 
+def cmd_build(args) -> Exit:
+    from qip import build
+
+    artifact = build.build(args.arch, args.out, progress=console.print)
+    console.print(f"dependencies pinned in {artifact.requirements}")
+    out.print(artifact.summary(), highlight=False)
+    return Exit.OK
+
+
+def _parameters(pairs: Sequence[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigurationError(f"--parameter {pair!r}: expected KEY=VALUE")
+        parameters[key] = value
+    return parameters
+
+
+def cmd_deploy(args) -> Exit:
+    from qip import aws, release
+
+    target = release.resolve_target(args.region, args.profile, args.endpoint_url)
+    engine = _engine(args)
+    if args.endpoint_url and args.endpoint_url == engine.endpoint_url and engine.certificate.exists():
+        aws.trust(engine.endpoint_url, str(engine.certificate))  # the local engine's own TLS certificate
+    outputs = release.ship(config.STACK_NAME.get(args.stack), target, _parameters(args.parameter or []), args.arch,
+                           args.artifacts_bucket, progress=console.print, timeout=args.timeout)
+    console.print("[green]deployed[/]; outputs:")
+    for name, value in sorted(outputs.items()):
+        out.print(f"{name:18} {value}", highlight=False)
+    return Exit.OK
+
+
 def cmd_demo(args) -> Exit:
     from qip.samples import write_samples
 
@@ -204,8 +252,33 @@ def cmd_demo(args) -> Exit:
     records = _wait_all(pipeline, keys, args.timeout)
     out.print(_results_table(pipeline, records))
     console.print(f"done in {time.monotonic() - started:.1f} s. Try: qip status '{keys[0]}' --json ; qip down")
+    if args.dashboard:
+        _serve_dashboard(pipeline, "127.0.0.1", args.dashboard_port, open_browser=False)
     return Exit.INCOMPLETE if any(r.get("status") in (None, "MISSING", "UPLOADED", "PROCESSING")
                                   for r in records.values()) else Exit.OK
+
+
+def cmd_dashboard(args) -> Exit:
+    _serve_dashboard(Pipeline(_stack(args)), args.host, args.dashboard_port, args.open)
+    return Exit.OK
+
+
+def _serve_dashboard(pipeline: Pipeline, host: str, port: int, open_browser: bool) -> None:
+    """Serve the dashboard until Ctrl-C (the only command that keeps running)."""
+    from qip.dashboard.server import DashboardServer
+
+    server = DashboardServer(pipeline, host, port).start()
+    console.print(f"[green]dashboard[/]: {server.url}  (Ctrl-C stops it)", highlight=False)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[yellow]warning[/]: listening on {host}; anyone who reaches this machine can use it")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        console.print("dashboard stopped")
 
 
 # ---------------------------------------------------------------------- parser
@@ -222,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", type=Path, help=f"state folder of the local engine (env {config.STATE_DIR.env}, "
                                                   f"default {config.STATE_DIR.default})")
     parser.add_argument("--stack", help=f"stack name (env {config.STACK_NAME.env}, default {config.STACK_NAME.default})")
+    parser.add_argument("--aws", action="store_true", help="read the stack on AWS (standard credential chain), "
+                                                           "not on the local engine")
+    parser.add_argument("--region", help="AWS region for --aws and deploy (default: AWS_REGION or the profile's)")
+    parser.add_argument("--profile", help="AWS profile for --aws and deploy (default: AWS_PROFILE or the default)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     up = commands.add_parser("up", help="start the local engine and deploy the stack (safe to repeat)",
@@ -264,12 +341,46 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print a JSON array (for tools)")
     listing.set_defaults(run=cmd_list)
 
+    build_cmd = commands.add_parser("build", help="build the Lambda deployment artifact (zip)",
+                                    description="Build the one zip every function runs from: the qip package and "
+                                                "every runtime dependency (pinned by requirements.lock), native "
+                                                "wheels for the chosen architecture. Cached by content hash.")
+    build_cmd.add_argument("--arch", choices=["arm64", "x86_64"], default="arm64", help="default arm64")
+    build_cmd.add_argument("--out", type=Path, default=Path("build"), help="output folder (default build/)")
+    build_cmd.set_defaults(run=cmd_build)
+
+    ship = commands.add_parser("deploy", help="build, upload and deploy the stack to AWS (change set)",
+                               description="Build the artifact, upload it to the artifacts bucket, create or update "
+                                           "the stack through a change set (changes shown, then executed), show "
+                                           "its events, and print its outputs. Parameters not given keep the "
+                                           "template's defaults.")
+    ship.add_argument("--stack", default=argparse.SUPPRESS, help="stack name (default qip)")
+    ship.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (default: AWS_REGION or the profile's)")
+    ship.add_argument("--profile", default=argparse.SUPPRESS, help="AWS profile (default: AWS_PROFILE or default)")
+    ship.add_argument("--parameter", action="append", metavar="KEY=VALUE", help="a template parameter (repeatable)")
+    ship.add_argument("--arch", choices=["arm64", "x86_64"], help="functions' architecture (default: the template's)")
+    ship.add_argument("--artifacts-bucket", help="bucket for the artifacts (default qip-artifacts-<account>-<region>)")
+    ship.add_argument("--endpoint-url", help="deploy to this endpoint instead of AWS (e.g. the local engine)")
+    ship.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the stack (default 1800)")
+    ship.set_defaults(run=cmd_deploy)
+
     demo = commands.add_parser("demo", help="the whole pipeline on sample images, end to end",
                                description="Start the engine, deploy the stack, upload sample images (and two "
                                            "files that must be rejected), wait, and print what happened.")
     demo.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for results (default 300)")
     demo.add_argument("--prefix", help="key prefix (default demo/<time>/)")
+    demo.add_argument("--dashboard", action="store_true", help="then serve the web dashboard until Ctrl-C")
+    demo.add_argument("--dashboard-port", type=int, default=8765, help="port of --dashboard (default 8765)")
     demo.set_defaults(run=cmd_demo)
+
+    dashboard = commands.add_parser("dashboard", help="the web dashboard of the stack (until Ctrl-C)",
+                                    description="Serve a web dashboard of the running stack: counts, throughput, "
+                                                "latency, queues, images with derivatives and timelines, uploads, "
+                                                "retries and redrives.")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    dashboard.add_argument("--port", dest="dashboard_port", type=int, default=8765, help="port (default 8765)")
+    dashboard.add_argument("--open", action="store_true", help="open it in the default web browser")
+    dashboard.set_defaults(run=cmd_dashboard)
     return parser
 
 

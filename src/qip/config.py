@@ -53,6 +53,8 @@ DLQ_URL = Setting("DLQ_URL", "", "dead-letter queue for permanent failures")
 EVENT_BUS_NAME = Setting("EVENT_BUS_NAME", "", "the project's EventBridge bus")
 TOPIC_ARN = Setting("TOPIC_ARN", "", "SNS topic for notifications")
 STATE_MACHINE_ARN = Setting("STATE_MACHINE_ARN", "", "the Processing Pipeline state machine")
+AUDIT_TABLE_NAME = Setting("AUDIT_TABLE_NAME", "", "DynamoDB table of the audit trail (every bus event)")
+AUDIT_RETENTION_DAYS = Setting("AUDIT_RETENTION_DAYS", 90, "days the audit trail keeps an event", int)
 
 # --- behaviour of the pipeline ------------------------------------------------------------
 EVENT_SOURCE = Setting("EVENT_SOURCE", "qip.pipeline", "source of the events the pipeline publishes")

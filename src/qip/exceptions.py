@@ -21,6 +21,10 @@ class NotFoundError(PipelineError):
     """No record exists for the requested image key."""
 
 
+class ConflictError(PipelineError):
+    """The image is not in a state that allows the request (e.g. retrying one that has not FAILED)."""
+
+
 class EngineError(PipelineError):
     """The local engine could not be started, reached or stopped."""
 
@@ -31,3 +35,7 @@ class DeployError(PipelineError):
 
 class StackNotFoundError(PipelineError):
     """The stack is not deployed where the command looked for it."""
+
+
+class BuildError(PipelineError):
+    """The Lambda deployment artifact could not be built; the message says what is missing."""

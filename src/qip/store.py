@@ -280,6 +280,20 @@ class MetadataStore:
         condition = _time_range(Key("upload_date").eq(date), since, until)
         return self._query(BY_UPLOAD_DATE, condition, limit, token)
 
+    def count_by_status(self, status: str) -> int:
+        """How many records have a status (a COUNT query: no items are read back)."""
+        total, start = 0, None
+        while True:
+            kwargs: dict[str, Any] = {"IndexName": BY_STATUS, "KeyConditionExpression": Key("status").eq(status),
+                                      "Select": "COUNT"}
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            response = self._table.query(**kwargs)
+            total += int(response.get("Count", 0))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return total
+
     def iter_pages(self, fetch, **kwargs) -> Iterator[dict[str, Any]]:
         """Every item of a paginated query: `store.iter_pages(store.by_status, status="FAILED")`."""
         token = None

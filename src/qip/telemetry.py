@@ -2,6 +2,7 @@
 
 Every transition of an image is one event (`detail-type` names the kind, `detail` carries the
 image, stage, status, timestamp, execution, attempt and, where they apply, duration and error).
+The contract is `schemas/pipeline-event.schema.json`; tests hold real events to it.
 Notifications carry `status` and `stage` message attributes so subscribers can filter.
 """
 
@@ -19,6 +20,7 @@ UPLOAD_RECEIVED = "Image Uploaded"
 UPLOAD_REJECTED = "Image Rejected"
 PIPELINE_STARTED = "Pipeline Started"
 STAGE_STARTED = "Stage Started"
+STAGE_RETRYING = "Stage Retrying"
 STAGE_SUCCEEDED = "Stage Succeeded"
 STAGE_FAILED = "Stage Failed"
 PIPELINE_RETRYING = "Pipeline Retrying"
@@ -90,7 +92,7 @@ class Telemetry:
         message = {"kind": transition.kind, **transition.detail(), **(summary or {})}
         self._sns.publish(
             TopicArn=self._topic,
-            Subject=subject[:99],
+            Subject=_subject(subject),
             Message=json.dumps(message, default=str),
             MessageAttributes={
                 "status": {"DataType": "String", "StringValue": transition.status},
@@ -98,3 +100,9 @@ class Telemetry:
                 "kind": {"DataType": "String", "StringValue": transition.kind},
             },
         )
+
+
+def _subject(text: str) -> str:
+    """SNS refuses a subject with line breaks or control characters, or of 100 characters or more
+    (S3 keys, which subjects name, may hold any character)."""
+    return "".join(char if char.isprintable() else " " for char in text)[:99]

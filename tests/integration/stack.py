@@ -60,7 +60,8 @@ class LocalStack:
     def aws_cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """The real AWS CLI against the engine."""
         env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",  # the engine's dummy keys
-               "AWS_DEFAULT_REGION": self.info.region, "PATH": _path()}
+               "AWS_DEFAULT_REGION": self.info.region, "PATH": _path(),
+               "AWS_CA_BUNDLE": str(self.engine.certificate)}  # the engine serves HTTPS
         return subprocess.run(["aws", "--endpoint-url", self.info.endpoint_url, *args], env=env,
                               capture_output=True, text=True, check=check, timeout=120)
 

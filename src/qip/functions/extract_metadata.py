@@ -10,7 +10,7 @@ from qip.functions import runtime, settings
 from qip.functions.step import Outcome, StepRequest, run_step
 from qip.imaging import extract_metadata
 
-SUMMARY_FIELDS = ("format", "width", "height", "frames", "sha256", "blurhash")
+SUMMARY_FIELDS = ("format", "width", "height", "frame_count", "sha256", "blurhash")
 
 
 def extract(request: StepRequest) -> Outcome:

@@ -1,17 +1,17 @@
-"""Ingest: every upload gets a record, UPLOADED or REJECTED, and images go to the queue.
+"""Ingest: every upload gets a record, UPLOADED or REJECTED; images go on to the pipeline.
 
-Invoked by the EventBridge rule for the upload bucket's "Object Created" events. Whether a
-file is an image is judged by its first bytes (magic numbers), never by its name or declared
-content type; a non-image is REJECTED here and never starts the state machine.
+Runs in the dispatcher, for each "Object Created" event that the EventBridge rule put on the
+processing queue. Whether a file is an image is judged by its first bytes (magic numbers),
+never by its name or declared content type; a non-image is REJECTED here and never starts the
+state machine.
 """
 
 from __future__ import annotations
 
-import json
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 
-from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent, event_source
-
-from qip import aws, config, objects
+from qip import config, objects
 from qip.functions import runtime
 from qip.imaging import sniff
 from qip.store import REJECTED, UPLOADED, Upload
@@ -33,7 +33,8 @@ def judge(head: bytes, size: int, content_type: str) -> dict | None:
     return None
 
 
-def ingest(event: S3EventBridgeNotificationEvent) -> dict:
+def ingest(event: S3EventBridgeNotificationEvent) -> dict | None:
+    """Record the upload; the image's pointer if the pipeline should run for it, else None."""
     s3 = runtime.s3()
     bucket = event.detail.bucket.name
     event_key = event.detail.object["key"]  # as sent: the data class's `.key` would decode it again
@@ -41,7 +42,7 @@ def ingest(event: S3EventBridgeNotificationEvent) -> dict:
     if found is None:
         runtime.logger.warning("object is gone before ingest; nothing to record",
                                extra={"bucket": bucket, "event_key": event_key})
-        return {"status": "gone"}
+        return None
     runtime.logger.append_keys(image_key=found.key, correlation_id=event.get_id)
     upload = Upload(bucket=bucket, key=found.key, size=found.size, content_type=found.content_type,
                     etag=found.etag, sequencer=event.detail.object.sequencer or "0",
@@ -51,10 +52,7 @@ def ingest(event: S3EventBridgeNotificationEvent) -> dict:
     status = REJECTED if reason else UPLOADED
     if not runtime.store().record_upload(upload, status, reason):
         runtime.logger.info("stale or duplicate upload event ignored")
-        return {"status": "duplicate"}
-    if status == UPLOADED:
-        aws.client("sqs").send_message(QueueUrl=runtime.required(config.QUEUE_URL),
-                                       MessageBody=json.dumps({"image": upload.pointer()}))
+        return None
     telemetry = runtime.telemetry()
     kind = UPLOAD_REJECTED if reason else UPLOAD_RECEIVED
     transition = Transition(kind, bucket, upload.key, STAGE, status, error=reason,
@@ -62,15 +60,12 @@ def ingest(event: S3EventBridgeNotificationEvent) -> dict:
     telemetry.emit(transition)
     if reason:
         telemetry.notify(transition, f"Rejected: {upload.key}")
-    return {"status": status, "key": upload.key}
+        runtime.measure(STAGE, ImagesRejected=(MetricUnit.Count, 1))
+        return None
+    return upload.pointer()
 
 
 def _event_time(time: str) -> str:
     """EventBridge gives whole seconds (`2026-11-28T15:00:00Z`); store milliseconds like the rest."""
     return time.replace("Z", ".000Z") if time.endswith("Z") and "." not in time else time
 
-
-@runtime.logger.inject_lambda_context
-@event_source(data_class=S3EventBridgeNotificationEvent)
-def handler(event: S3EventBridgeNotificationEvent, context) -> dict:
-    return ingest(event)

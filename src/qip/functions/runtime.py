@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from qip import aws, config
 from qip.exceptions import ConfigurationError
@@ -43,3 +44,17 @@ def s3():
 
 def monitoring_enabled() -> bool:
     return config.MONITORING_ENABLED.get()
+
+
+def measure(stage: str, **values: tuple[MetricUnit, float]) -> None:
+    """Emit metrics (EMF, namespace QuantumImageProcessor, dimensions service and Stage).
+
+    `measure("thumbnails", StageSucceeded=(MetricUnit.Count, 1))`. Nothing is emitted when
+    monitoring is off (template parameter MonitoringEnabled).
+    """
+    if not monitoring_enabled():
+        return
+    metrics.add_dimension(name="Stage", value=stage)
+    for name, (unit, value) in values.items():
+        metrics.add_metric(name=name, unit=unit, value=value)
+    metrics.flush_metrics()

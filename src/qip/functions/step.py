@@ -10,8 +10,9 @@ recorded as FAILED).
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,11 +21,14 @@ from qip.exceptions import TransientError
 from qip.functions import runtime
 from qip.imaging.exceptions import ImageProcessingError
 from qip.store import PROCESSING, now_iso
-from qip.telemetry import STAGE_FAILED, STAGE_STARTED, STAGE_SUCCEEDED, Transition
+from qip.telemetry import STAGE_FAILED, STAGE_RETRYING, STAGE_STARTED, STAGE_SUCCEEDED, Transition
 
-_THROTTLING = {"Throttling", "ThrottlingException", "ProvisionedThroughputExceededException",
-               "RequestLimitExceeded", "SlowDown", "ServiceUnavailable", "InternalError",
-               "TooManyRequestsException", "RequestTimeout"}
+# botocore's throttling codes (SQS says RequestThrottled, SNS ThrottledException), and a few transient ones.
+_THROTTLING = {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+               "RequestThrottled", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+               "BandwidthLimitExceeded", "TransactionInProgressException", "PriorRequestNotComplete",
+               "KMSThrottlingException", "SlowDown", "ServiceUnavailable", "InternalError",
+               "TooManyRequestsException", "RequestTimeout", "RequestTimeoutException"}
 
 
 @dataclass(frozen=True)
@@ -68,13 +72,35 @@ class Outcome:
 def is_transient(error: BaseException) -> bool:
     """Worth retrying: our transient errors, network trouble, and throttling by AWS."""
     if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code") in _THROTTLING
+        return (error.response.get("Error", {}).get("Code") in _THROTTLING
+                or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500)
     return isinstance(error, (TransientError, ImageProcessingError, BotoCoreError))
+
+
+@contextmanager
+def transient_errors() -> Iterator[None]:
+    """Raise throttling and network errors as TransientError: the one error the state machine retries.
+
+    For the frame's own AWS calls (events, store) as for the work's; a step or tracker call
+    throttled after the client's own retries must be retried, not fail the image.
+    """
+    try:
+        yield
+    except Exception as error:
+        if is_transient(error) and not isinstance(error, TransientError):
+            raise TransientError(f"{type(error).__name__}: {str(error)[:1000]}") from error
+        raise
 
 
 def run_step(stage: str, event: dict[str, Any],
              work: Callable[[StepRequest], dict[str, Any] | Outcome]) -> dict[str, Any]:
     """Run one step and record its outcome."""
+    with transient_errors():
+        return _run_step(stage, event, work)
+
+
+def _run_step(stage: str, event: dict[str, Any],
+              work: Callable[[StepRequest], dict[str, Any] | Outcome]) -> dict[str, Any]:
     request = StepRequest.parse(stage, event)
     runtime.logger.append_keys(image_key=request.key, correlation_id=request.execution, stage=stage)
     telemetry = runtime.telemetry()
@@ -83,7 +109,7 @@ def run_step(stage: str, event: dict[str, Any],
         return Transition(kind, request.bucket, request.key, stage, status,
                           request.execution, request.attempt, **kwargs)
 
-    telemetry.emit(transition(STAGE_STARTED, PROCESSING))
+    telemetry.emit(transition(STAGE_RETRYING if request.retry else STAGE_STARTED, PROCESSING))
     started_at, started = now_iso(), time.perf_counter()
     try:
         outcome = work(request)

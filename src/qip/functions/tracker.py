@@ -11,8 +11,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from qip import aws, config
 from qip.functions import runtime
+from qip.functions.step import transient_errors
 from qip.store import COMPLETED, FAILED, PROCESSING, REJECTED
 from qip.telemetry import PIPELINE_COMPLETED, PIPELINE_FAILED, PIPELINE_RETRYING, PIPELINE_STARTED, UPLOAD_REJECTED, Transition
 
@@ -53,6 +56,7 @@ def rejected(request: TrackRequest) -> dict:
         transition = request.transition(UPLOAD_REJECTED, REJECTED, error=reason)
         runtime.telemetry().emit(transition)
         runtime.telemetry().notify(transition, f"Rejected: {request.image['key']}")
+        runtime.measure(STAGE, ImagesRejected=(MetricUnit.Count, 1))
     return {"status": REJECTED}
 
 
@@ -66,6 +70,10 @@ def completed(request: TrackRequest) -> dict:
                                         duration_ms=summary["total_ms"], extra={"summary": summary})
         runtime.telemetry().emit(transition)
         runtime.telemetry().notify(transition, f"Completed: {request.image['key']}", {"summary": summary})
+        runtime.measure(STAGE, PipelineCompleted=(MetricUnit.Count, 1),
+                        BytesProcessed=(MetricUnit.Bytes, record.get("size") or 0),
+                        EndToEndLatency=(MetricUnit.Milliseconds,
+                                         _elapsed_ms(record.get("uploaded_at"), record.get("completed_at")) or 0))
     return {"status": COMPLETED}
 
 
@@ -86,7 +94,9 @@ def failed(request: TrackRequest) -> dict:
     current = store.get(key) or {}
     error = describe_error(request.body.get("error") or {}, current.get("last_error"), request.attempt)
     final = request.attempt >= config.PIPELINE_MAX_ATTEMPTS.get()
-    if not store.fail(key, request.execution, error, final):
+    # A retried MarkFailed finds FAILED already written by this run: finish the requeue or dead-letter.
+    written = current.get("status") == FAILED and current.get("execution") == request.execution
+    if not written and not store.fail(key, request.execution, error, final):
         runtime.logger.info("record not owned by this run; failure not recorded", extra={"error": error})
         return {"status": current.get("status"), "requeued": False}
     runtime.logger.error("pipeline failed", extra={"error": error, "final": final})
@@ -98,6 +108,7 @@ def failed(request: TrackRequest) -> dict:
         transition = request.transition(PIPELINE_FAILED, FAILED, error=error, extra={"final": True})
         telemetry.emit(transition)
         telemetry.notify(transition, f"Failed: {key}")
+        runtime.measure(STAGE, PipelineFailed=(MetricUnit.Count, 1))
         return {"status": FAILED, "requeued": False}
     delay = min(config.PIPELINE_RETRY_DELAY_SECONDS.get() * 2 ** (request.attempt - 1), 900)
     retry = {**request.image, "attempt": request.attempt + 1}
@@ -144,4 +155,5 @@ def handler(event: dict, context) -> dict:
     context_fields = event.get("context") or {}
     request = TrackRequest(event["action"], event["image"], context_fields.get("execution", ""), event)
     runtime.logger.append_keys(image_key=request.image["key"], correlation_id=request.execution)
-    return ACTIONS[request.action](request)
+    with transient_errors():
+        return ACTIONS[request.action](request)

@@ -1,0 +1,75 @@
+"""The audit trail: every event on the project's bus, kept per image, readable in order.
+
+The catch-all rule on the bus delivers to the audit queue; the audit function stores each
+event here (one item per event, keyed by image key and time). `qip history KEY` reads it back.
+Items expire after `AUDIT_RETENTION_DAYS` (DynamoDB TTL).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterator
+from urllib.parse import quote_plus
+
+from boto3.dynamodb.conditions import Key
+
+DAY_SECONDS = 86_400
+
+
+def image_key_of(event: dict[str, Any]) -> str | None:
+    """The image an EventBridge event is about: our own events and S3's upload events."""
+    detail = event.get("detail") or {}
+    if isinstance(detail.get("image"), dict):
+        return detail["image"].get("key")
+    if event.get("source") == "aws.s3" and isinstance(detail.get("object"), dict):
+        return detail["object"].get("key")
+    return None
+
+
+def audit_item(event: dict[str, Any], retention_days: int) -> dict[str, Any] | None:
+    """The stored form of one event; None for an event about no image."""
+    key = image_key_of(event)
+    if not key:
+        return None
+    at = (event.get("detail") or {}).get("timestamp") or event.get("time") or ""
+    return {
+        "image_key": key,
+        "event_at": f"{at}#{event.get('id', '')}",
+        "detail_type": event.get("detail-type", ""),
+        "source": event.get("source", ""),
+        "event": json.dumps(event, default=str),
+        "expires_at": int(time.time()) + retention_days * DAY_SECONDS,
+    }
+
+
+class AuditTrail:
+    """Writes and reads the audit table."""
+
+    def __init__(self, table) -> None:
+        self._table = table
+
+    def record(self, event: dict[str, Any], retention_days: int) -> bool:
+        item = audit_item(event, retention_days)
+        if item is None:
+            return False
+        self._table.put_item(Item=item)  # idempotent: a redelivered event rewrites the same item
+        return True
+
+    def history(self, key: str) -> list[dict[str, Any]]:
+        """Every recorded event about the image, oldest first.
+
+        S3's own upload events on AWS carry the key URL-encoded, so that spelling is read too.
+        """
+        items = [item for spelling in dict.fromkeys([key, quote_plus(key, safe="/")])
+                 for item in self._items(spelling)]
+        return [json.loads(item["event"]) for item in sorted(items, key=lambda i: i["event_at"])]
+
+    def _items(self, key: str) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("image_key").eq(key)}
+        while True:
+            page = self._table.query(**kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

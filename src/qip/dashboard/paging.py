@@ -1,0 +1,105 @@
+"""Pages of image records for the list view, newest first, with opaque next-page tokens.
+
+The store pages one index at a time (one status, or one upload day), and its tokens only go
+forward. "All statuses" is therefore a merge of the five status streams by upload time. The page
+token keeps, for each stream, the store token of the store page its next record is on and how
+many records of that page were already shown, so only the store's own tokens are ever used.
+
+Filters the indexes cannot apply (key prefix; status within a day) are applied to the stream, and
+one request reads at most `scan` records, so a rare prefix cannot make a request read the whole
+table: the page then comes back short, with a token to read on. Records change status while
+someone pages; one may then show twice or not at all, as in any live listing.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from qip.store import STATUSES, MetadataStore, Page
+
+STORE_PAGE = 50  # records per store query; fixed, so a token's skip count means the same page again
+Cursor = tuple[str | None, int] | None  # (store token, records of that page already shown); None: done
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the list shows: one status and/or one upload day (YYYY-MM-DD), and a key prefix."""
+
+    status: str | None = None
+    date: str | None = None
+    prefix: str | None = None
+
+    def matches(self, item: dict[str, Any]) -> bool:
+        if self.prefix and not item["image_key"].startswith(self.prefix):
+            return False
+        return not (self.status and self.date and item["status"] != self.status)
+
+
+class BadToken(ValueError):
+    """The page token was not made by this module (edited, or from another listing)."""
+
+
+def browse(store: MetadataStore, query: Query, limit: int = 25, token: str | None = None,
+           scan: int = 1000) -> Page:
+    """One page of records for `query`, and the token of the next page (None at the end)."""
+    streams = _streams(store, query)
+    cursors = _decode(token, streams) if token else {name: (None, 0) for name in streams}
+    merged = heapq.merge(*(_tagged(name, _stream(streams[name], cursor)) for name, cursor in cursors.items()
+                           if cursor is not None),
+                         key=lambda entry: entry[0].get("uploaded_at") or "", reverse=True)
+    items: list[dict[str, Any]] = []
+    scanned = 0
+    for item, after, name in merged:
+        cursors[name] = after
+        scanned += 1
+        if query.matches(item):
+            items.append(item)
+        if len(items) >= limit or scanned >= scan:
+            break
+    else:
+        return Page(items, None)
+    return Page(items, _encode(cursors) if any(c is not None for c in cursors.values()) else None)
+
+
+def _streams(store: MetadataStore, query: Query) -> dict[str, Callable[..., Page]]:
+    """One fetch function per index stream the query reads."""
+    if query.date:
+        return {"date": lambda **kw: store.by_upload_date(query.date, **kw)}
+    statuses = [query.status] if query.status else list(STATUSES)
+    return {status: (lambda s: lambda **kw: store.by_status(s, **kw))(status) for status in statuses}
+
+
+def _stream(fetch: Callable[..., Page], cursor: tuple[str | None, int]) -> Iterator[tuple[dict, Cursor]]:
+    """Records from `cursor` on, each with the cursor that resumes right after it."""
+    token, skip = cursor
+    while True:
+        page = fetch(limit=STORE_PAGE, token=token)
+        for index in range(skip, len(page.items)):
+            last = index + 1 == len(page.items)
+            after: Cursor = ((page.next_token, 0) if page.next_token else None) if last else (token, index + 1)
+            yield page.items[index], after
+        if not page.next_token:
+            return
+        token, skip = page.next_token, 0
+
+
+def _tagged(name: str, stream: Iterator[tuple[dict, Cursor]]) -> Iterator[tuple[dict, Cursor, str]]:
+    for item, after in stream:
+        yield item, after, name
+
+
+def _encode(cursors: dict[str, Cursor]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(cursors, separators=(",", ":")).encode()).decode()
+
+
+def _decode(token: str, streams: dict) -> dict[str, Cursor]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token.encode()))
+        cursors = {name: (None if raw[name] is None else (raw[name][0], int(raw[name][1]))) for name in streams}
+    except (ValueError, KeyError, TypeError, IndexError) as error:
+        raise BadToken("this page link is no longer valid; start from the first page") from error
+    return cursors
