@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from qip import aws
@@ -31,6 +32,8 @@ OUTPUT_FIELDS = {
     "StateMachineArn": "state_machine_arn",
     "EventBus": "event_bus",
     "TopicArn": "topic_arn",
+    "AuditTable": "audit_table",
+    "StackName": "stack_name",
 }
 
 
@@ -48,6 +51,8 @@ class StackInfo:
     state_machine_arn: str
     event_bus: str
     topic_arn: str
+    audit_table: str
+    stack_name: str
 
     @classmethod
     def from_outputs(cls, outputs: dict[str, str], endpoint_url: str | None, region: str) -> "StackInfo":
@@ -158,7 +163,7 @@ class Pipeline:
         try:
             self.stack.client("s3").upload_file(str(path), self.stack.upload_bucket, key,
                                                 ExtraArgs={"ContentType": content_type})
-        except (ClientError, BotoCoreError, OSError) as error:
+        except (ClientError, BotoCoreError, S3UploadFailedError, OSError) as error:
             raise UploadError(f"could not upload {path} to s3://{self.stack.upload_bucket}/{key}: {error}") from error
 
     def record(self, key: str) -> dict[str, Any]:
@@ -241,6 +246,29 @@ class Pipeline:
             pointer["version_id"] = record["version_id"]
         self._sqs().send_message(QueueUrl=self.stack.queue_url, MessageBody=json.dumps({"image": pointer}))
         return pointer
+
+    def history(self, key: str) -> list[dict[str, Any]]:
+        """Every event the bus carried about the image, oldest first (from the audit trail)."""
+        from qip.audit import AuditTrail
+
+        return AuditTrail(aws.table(self.stack.audit_table, self.stack.endpoint_url, self.stack.region)).history(key)
+
+    def metrics(self, since_seconds: float | None = None) -> dict[str, Any]:
+        """Per-stage counts and latency percentiles, from the metrics the functions emitted."""
+        from qip.metrics_report import report
+
+        return report(self.stack.client("logs"), self.stack.stack_name, since_seconds)
+
+    def reconcile(self, older_than_minutes: float, max_attempts: int) -> dict[str, Any]:
+        """Requeue or dead-letter images stuck in UPLOADED or PROCESSING (see qip.reconcile)."""
+        from datetime import timedelta
+
+        from qip.reconcile import Reconciler
+
+        reconciler = Reconciler(self.store, self.stack.client("stepfunctions"), self._sqs(),
+                                self.stack.state_machine_arn, self.stack.queue_url, self.stack.dlq_url,
+                                max_attempts)
+        return reconciler.run(timedelta(minutes=older_than_minutes)).to_dict()
 
     def queues(self) -> dict[str, QueueState]:
         """The processing queue's and the DLQ's depth, and the age of each one's oldest message.

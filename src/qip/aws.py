@@ -39,6 +39,26 @@ def trusted_certificate(endpoint_url: str | None) -> str | None:
     return _verify(endpoint_url)
 
 
+# Every client made here, so that release_connections() can reach them.
+_MADE: list = []
+
+
+def _kept(made):
+    _MADE.append(made)
+    return made
+
+
+def release_connections() -> None:
+    """Drop the idle connections of every client made here (each reconnects on its next call).
+
+    A TLS server cannot finish stopping while its peers keep connections open: stopping the
+    local engine from a process that still holds some took about 20 s (and risked a kill
+    before the engine saved its state), against 1 s after this.
+    """
+    for made in _MADE:
+        made.close()
+
+
 def _session(endpoint_url: str | None) -> boto3.session.Session:
     return boto3.session.Session(**(LOCAL_ENGINE_CREDENTIALS if endpoint_url else {}))
 
@@ -46,20 +66,21 @@ def _session(endpoint_url: str | None) -> boto3.session.Session:
 @lru_cache(maxsize=None)
 def client(service: str, endpoint_url: str | None = None, region: str | None = None):
     """A client for AWS (no endpoint: the default chain) or for the engine at `endpoint_url`."""
-    return _session(endpoint_url).client(service, endpoint_url=endpoint_url or None, region_name=region,
-                                         config=_CONFIG, verify=_verify(endpoint_url))
+    return _kept(_session(endpoint_url).client(service, endpoint_url=endpoint_url or None, region_name=region,
+                                               config=_CONFIG, verify=_verify(endpoint_url)))
 
 
 @lru_cache(maxsize=None)
 def presigner(endpoint_url: str | None = None, region: str | None = None):
     """An S3 client for presigned URLs: SigV4 (needed for KMS-encrypted objects) and the same endpoint."""
-    return _session(endpoint_url).client("s3", endpoint_url=endpoint_url or None, region_name=region,
-                                         config=_CONFIG.merge(Config(signature_version="s3v4")),
-                                         verify=_verify(endpoint_url))
+    return _kept(_session(endpoint_url).client("s3", endpoint_url=endpoint_url or None, region_name=region,
+                                               config=_CONFIG.merge(Config(signature_version="s3v4")),
+                                               verify=_verify(endpoint_url)))
 
 
 @lru_cache(maxsize=None)
 def table(name: str, endpoint_url: str | None = None, region: str | None = None):
     resource = _session(endpoint_url).resource("dynamodb", endpoint_url=endpoint_url or None,
                                                region_name=region, config=_CONFIG, verify=_verify(endpoint_url))
+    _kept(resource.meta.client)
     return resource.Table(name)

@@ -281,6 +281,84 @@ def _serve_dashboard(pipeline: Pipeline, host: str, port: int, open_browser: boo
         console.print("dashboard stopped")
 
 
+def cmd_history(args) -> Exit:
+    events = Pipeline(_stack(args)).history(args.key)
+    if not events:
+        raise NotFoundError(f"no events recorded for {args.key!r} (is the key right? events arrive within seconds)")
+    if args.json:
+        _print_json(events)
+        return Exit.OK
+    table = Table()
+    for column in ("time", "event", "stage", "status", "attempt", "details"):
+        table.add_column(column, overflow="fold")
+    for event in events:
+        detail = event.get("detail") or {}
+        details = detail.get("error") or ({"duration_ms": detail["duration_ms"]} if "duration_ms" in detail else "")
+        table.add_row(detail.get("timestamp") or event.get("time", ""), event.get("detail-type", ""),
+                      detail.get("stage", ""), detail.get("status", ""), str(detail.get("attempt", "")),
+                      json.dumps(details, ensure_ascii=False) if details else "")
+    out.print(table)
+    return Exit.OK
+
+
+def cmd_metrics(args) -> Exit:
+    report = Pipeline(_stack(args)).metrics(args.since)
+    if args.json:
+        _print_json(report)
+        return Exit.OK
+    table = Table(title="Per stage (from the metrics the functions emitted)")
+    for column in ("stage", "succeeded", "failed", "p50 ms", "p95 ms"):
+        table.add_column(column)
+    for stage, figures in report["stages"].items():
+        table.add_row(stage, str(figures["succeeded"]), str(figures["failed"]), str(figures["p50_ms"]),
+                      str(figures["p95_ms"]))
+    out.print(table)
+    latency = report["end_to_end"]
+    out.print(f"end to end: {latency['count']} images, p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms; "
+              f"rejected {report['images_rejected']}; bytes processed {report['bytes_processed']}")
+    return Exit.OK
+
+
+def cmd_retry(args) -> Exit:
+    pointer = Pipeline(_stack(args)).retry(args.key)
+    console.print(f"queued {args.key!r} again as attempt {pointer['attempt']}", highlight=False)
+    return Exit.OK
+
+
+def cmd_redrive(args) -> Exit:
+    result = Pipeline(_stack(args)).redrive()
+    console.print(f"moved {len(result.moved)} message(s) back to the processing queue; "
+                  f"kept {len(result.kept)} that are not pipeline messages", highlight=False)
+    return Exit.OK
+
+
+def cmd_reconcile(args) -> Exit:
+    result = Pipeline(_stack(args)).reconcile(args.older_than, config.PIPELINE_MAX_ATTEMPTS.get())
+    if args.json:
+        _print_json(result)
+    else:
+        console.print(f"checked {result['checked']}: {len(result['running'])} still running, "
+                      f"{len(result['requeued'])} requeued, {len(result['dead_lettered'])} dead-lettered")
+    return Exit.OK
+
+
+def cmd_faults(args) -> Exit:
+    from qip import faults
+
+    path = _engine(args).faults_file
+    configured = faults.rules(path)
+    if args.action == "clear":
+        configured = {} if not args.stage else {k: v for k, v in configured.items() if k != args.stage}
+    elif args.action == "set":
+        if not args.stage or not args.mode:
+            raise ConfigurationError("`qip faults set` needs STAGE and MODE, e.g. `qip faults set resize fail --times 2`")
+        configured[args.stage] = faults.Rule(args.mode, args.times, args.rate, args.seconds, args.key_contains)
+    if args.action != "show":
+        faults.write(path, configured)
+    _print_json({stage: vars(rule) for stage, rule in configured.items()})
+    return Exit.OK
+
+
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -363,6 +441,56 @@ def build_parser() -> argparse.ArgumentParser:
     ship.add_argument("--endpoint-url", help="deploy to this endpoint instead of AWS (e.g. the local engine)")
     ship.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the stack (default 1800)")
     ship.set_defaults(run=cmd_deploy)
+
+    history = commands.add_parser("history", help="every event about one image, in order (audit trail)",
+                                  description="Show the events the project's bus carried about an image: upload, "
+                                              "each stage started/succeeded/failed/retried, the outcome.")
+    history.add_argument("key", metavar="KEY", help="the image's key in the upload bucket")
+    history.add_argument("--json", action="store_true", help="print the events as a JSON array")
+    history.set_defaults(run=cmd_history)
+
+    metrics = commands.add_parser("metrics", help="per-stage counts and latency percentiles",
+                                  description="Per-stage successes, failures and p50/p95 durations, end-to-end "
+                                              "latency, rejections and bytes processed, read from the metrics the "
+                                              "functions emitted (CloudWatch EMF records in their log groups).")
+    metrics.add_argument("--since", type=float, metavar="SECONDS", help="only the last SECONDS (default: all)")
+    metrics.add_argument("--json", action="store_true", help="print one JSON object")
+    metrics.set_defaults(run=cmd_metrics)
+
+    retry = commands.add_parser("retry", help="process a FAILED image again",
+                                description="Queue a FAILED image again as its next attempt.")
+    retry.add_argument("key", metavar="KEY", help="the image's key in the upload bucket")
+    retry.set_defaults(run=cmd_retry)
+
+    redrive = commands.add_parser("redrive", help="send the dead-letter queue's images back for processing",
+                                  description="Move every pipeline message of the DLQ back to the processing "
+                                              "queue, each as a new attempt.")
+    redrive.set_defaults(run=cmd_redrive)
+
+    reconcile = commands.add_parser("reconcile", help="requeue or settle images stuck in UPLOADED or PROCESSING",
+                                    description="Find images UPLOADED or PROCESSING for longer than --older-than "
+                                                "minutes with no run going, and queue them again (or, with their "
+                                                "attempts spent, record them FAILED and dead-letter them). The "
+                                                "stack also runs this on a schedule.")
+    reconcile.add_argument("--older-than", type=float, default=30.0, metavar="MINUTES",
+                           help="how long an image may sit before it counts as stuck (default 30)")
+    reconcile.add_argument("--json", action="store_true", help="print one JSON object")
+    reconcile.set_defaults(run=cmd_reconcile)
+
+    faults_cmd = commands.add_parser(
+        "faults", help="make a stage fail on purpose (local engine only)",
+        description="Fault injection for the local engine (never on AWS): make STAGE fail (`fail`), sleep "
+                    "(`slow`, past its timeout) or kill its worker (`crash`), for every try, the first N tries "
+                    "of each run (--times), or a fraction of tries (--rate). Takes effect at once.")
+    faults_cmd.add_argument("action", choices=("show", "set", "clear"))
+    faults_cmd.add_argument("stage", nargs="?", choices=("validate", "extract_metadata", "resize", "thumbnails",
+                                                          "archive"))
+    faults_cmd.add_argument("mode", nargs="?", choices=("fail", "slow", "crash"))
+    faults_cmd.add_argument("--times", type=int, help="fail the first N tries of each run, then work")
+    faults_cmd.add_argument("--rate", type=float, help="fail this fraction of tries (0-1)")
+    faults_cmd.add_argument("--seconds", type=float, default=0.0, help="how long `slow` sleeps")
+    faults_cmd.add_argument("--key-contains", help="only keys containing this text")
+    faults_cmd.set_defaults(run=cmd_faults)
 
     demo = commands.add_parser("demo", help="the whole pipeline on sample images, end to end",
                                description="Start the engine, deploy the stack, upload sample images (and two "

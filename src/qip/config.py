@@ -65,6 +65,9 @@ PIPELINE_MAX_ATTEMPTS = Setting(
 PIPELINE_RETRY_DELAY_SECONDS = Setting(
     "PIPELINE_RETRY_DELAY_SECONDS", 30, "delay before the 2nd attempt; doubles after", int
 )
+STUCK_AFTER_MINUTES = Setting(
+    "STUCK_AFTER_MINUTES", 30, "an image UPLOADED or PROCESSING this long is checked by the reconciler", int
+)
 MAX_BYTES = Setting("MAX_BYTES", 50 * 1024 * 1024, "largest upload accepted, in bytes", int)
 MAX_PIXELS = Setting("MAX_PIXELS", 100_000_000, "largest image accepted, in pixels", int)
 MAX_FRAMES = Setting("MAX_FRAMES", 500, "most frames accepted in an animation", int)

@@ -212,12 +212,32 @@ class MetadataStore:
             history=REJECTED,
         )
 
-    def fail(self, key: str, execution: str, error: dict, final: bool) -> bool:
-        return self._owned_update(
+    def fail(self, key: str, execution: str, error: dict, final: bool, sequencer: str | None = None) -> bool:
+        """FAILED, by the run that owns the record; or, given the upload's sequencer, by a run that
+        died before it could take the record from UPLOADED (so the image is not stranded)."""
+        condition = "#status = :owner_status AND execution = :execution"
+        values: dict[str, Any] = {":failed": FAILED, ":error": error, ":final": final,
+                                  ":owner_status": PROCESSING, ":execution": execution}
+        if sequencer is not None:
+            condition = f"({condition}) OR (#status = :uploaded AND sequencer = :seq)"
+            values.update({":uploaded": UPLOADED, ":seq": padded_sequencer(sequencer)})
+        return self._update(
             key,
-            execution,
+            "SET #status = :failed, #error = :error, final_failure = :final, failed_at = :at, execution = :execution",
+            condition,
+            values,
+            history=FAILED,
+            names={"#error": "error"},
+        )
+
+    def fail_stranded(self, key: str, sequencer: str, error: dict) -> bool:
+        """FAILED for good, for an upload no run could finish (used by the reconciler)."""
+        return self._update(
+            key,
             "SET #status = :failed, #error = :error, final_failure = :final, failed_at = :at",
-            {":failed": FAILED, ":error": error, ":final": final},
+            "sequencer = :seq AND #status IN (:uploaded, :processing)",
+            {":failed": FAILED, ":error": error, ":final": True, ":seq": padded_sequencer(sequencer),
+             ":uploaded": UPLOADED, ":processing": PROCESSING},
             history=FAILED,
             names={"#error": "error"},
         )

@@ -14,7 +14,9 @@ from tests.integration.stack import LocalStack, free_port
 
 STACK = "qip-test"
 # Step retry sleeps scaled down so retry paths finish in seconds (the backoff shape is unchanged).
-ENGINE_ENV = {"SFN_WAIT_SCALE": "0.1"}
+# IAM enforced (also the engine's default; stated here because every test relies on it): each
+# function runs as its own role, so a permission missing from template.yaml fails a test here.
+ENGINE_ENV = {"SFN_WAIT_SCALE": "0.1", "AUTH": "true"}
 
 
 @pytest.fixture(scope="session")

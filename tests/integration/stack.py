@@ -89,3 +89,65 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.25, message
             return value
         time.sleep(interval)
     raise AssertionError(f"{message} not met within {timeout} s")
+
+
+class Capture:
+    """An SQS queue subscribed to the stack's bus or topic, drained by the test (deleted after)."""
+
+    def __init__(self, stack: LocalStack, name: str) -> None:
+        self.stack = stack
+        self.sqs = stack.client("sqs")
+        self.url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.sqs.set_queue_attributes(QueueUrl=self.url, Attributes={"Policy": _delivery_policy(self.arn)})
+        self.messages: list[dict] = []
+
+    def drain(self, settle: float = 1.0) -> list[dict]:
+        """Every message so far (bodies parsed), waiting until none arrives for `settle` seconds."""
+        import json
+
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < settle:
+            batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                             MessageAttributeNames=["All"]).get("Messages", [])
+            for message in batch:
+                self.messages.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+            if batch:
+                quiet_since = time.monotonic()
+            else:
+                time.sleep(0.2)
+        return self.messages
+
+
+def _delivery_policy(queue_arn: str) -> str:
+    import json
+
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": ["events.amazonaws.com", "sns.amazonaws.com"]},
+        "Action": "sqs:SendMessage", "Resource": queue_arn}]})
+
+
+def capture_bus(stack: LocalStack, name: str) -> Capture:
+    """Every event the pipeline publishes on the project's bus, into a fresh queue."""
+    import json
+
+    capture = Capture(stack, name)
+    events = stack.client("events")
+    events.put_rule(Name=name, EventBusName=stack.info.event_bus,
+                    EventPattern=json.dumps({"source": ["qip.pipeline"]}))
+    events.put_targets(Rule=name, EventBusName=stack.info.event_bus, Targets=[{"Id": "capture", "Arn": capture.arn}])
+    return capture
+
+
+def capture_topic(stack: LocalStack, name: str, filter_policy: dict | None = None) -> Capture:
+    """The topic's notifications (raw, with message attributes), optionally filtered."""
+    import json
+
+    capture = Capture(stack, name)
+    attributes = {"RawMessageDelivery": "false"}
+    if filter_policy:
+        attributes["FilterPolicy"] = json.dumps(filter_policy)
+    stack.client("sns").subscribe(TopicArn=stack.info.topic_arn, Protocol="sqs", Endpoint=capture.arn,
+                                  Attributes=attributes)
+    return capture

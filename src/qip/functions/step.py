@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from qip import faults
 from qip.exceptions import TransientError
 from qip.functions import runtime
 from qip.imaging.exceptions import ImageProcessingError
@@ -112,6 +113,7 @@ def _run_step(stage: str, event: dict[str, Any],
     telemetry.emit(transition(STAGE_RETRYING if request.retry else STAGE_STARTED, PROCESSING))
     started_at, started = now_iso(), time.perf_counter()
     try:
+        faults.inject(stage, request.key, request.execution, request.retry)
         outcome = work(request)
     except Exception as error:
         duration_ms = round((time.perf_counter() - started) * 1000)
@@ -121,7 +123,7 @@ def _run_step(stage: str, event: dict[str, Any],
         runtime.logger.exception("step failed", extra={"error": details})
         runtime.store().record_stage_error(request.key, request.execution, details)
         telemetry.emit(transition(STAGE_FAILED, PROCESSING, duration_ms=duration_ms, error=details))
-        _count(stage, "StageFailed")
+        _count(stage, succeeded=False)
         if details["retryable"] and not isinstance(error, TransientError):
             raise TransientError(f"{details['type']}: {details['message']}") from error
         raise
@@ -136,16 +138,13 @@ def _run_step(stage: str, event: dict[str, Any],
     done = transition(STAGE_SUCCEEDED, PROCESSING, duration_ms=duration_ms, extra={"result": result})
     telemetry.emit(done)
     telemetry.notify(done, f"{stage} done: {request.key}")
-    _count(stage, "StageSucceeded", duration_ms)
+    _count(stage, succeeded=True, duration_ms=duration_ms)
     return result
 
 
-def _count(stage: str, name: str, duration_ms: int | None = None) -> None:
-    if not runtime.monitoring_enabled():
-        return
-    metrics = runtime.metrics
-    metrics.add_dimension(name="Stage", value=stage)
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+def _count(stage: str, succeeded: bool, duration_ms: int | None = None) -> None:
+    """StageSucceeded and StageFailed as 1/0 each run: their Sums count runs, their Averages are rates."""
+    values = {"StageSucceeded": (MetricUnit.Count, int(succeeded)), "StageFailed": (MetricUnit.Count, int(not succeeded))}
     if duration_ms is not None:
-        metrics.add_metric(name="StageDuration", unit=MetricUnit.Milliseconds, value=duration_ms)
-    metrics.flush_metrics()
+        values["StageDuration"] = (MetricUnit.Milliseconds, duration_ms)
+    runtime.measure(stage, **values)

@@ -96,7 +96,7 @@ def failed(request: TrackRequest) -> dict:
     final = request.attempt >= config.PIPELINE_MAX_ATTEMPTS.get()
     # A retried MarkFailed finds FAILED already written by this run: finish the requeue or dead-letter.
     written = current.get("status") == FAILED and current.get("execution") == request.execution
-    if not written and not store.fail(key, request.execution, error, final):
+    if not written and not store.fail(key, request.execution, error, final, request.image["sequencer"]):
         runtime.logger.info("record not owned by this run; failure not recorded", extra={"error": error})
         return {"status": current.get("status"), "requeued": False}
     runtime.logger.error("pipeline failed", extra={"error": error, "final": final})

@@ -1,17 +1,18 @@
-"""Package and deploy `template.yaml`, as `sam package` and `sam deploy` do.
+"""Package and deploy `template.yaml`, as `sam package` and `sam deploy` do, to AWS or the local engine.
 
-The function code is zipped and uploaded to an artifacts bucket, the state machine definition
-too, the template's local paths are pointed at those objects, and the stack is created or
-updated through the CloudFormation API. A failed deploy reports the stack's own reasons.
+The Lambda artifact (`qip build`) and the state machine definition are uploaded to an artifacts
+bucket under content-addressed keys, the template's local paths are pointed at those objects,
+and the stack is created or updated through a change set: the changes are shown, the set is
+executed, the stack's events are shown while it runs, and a failed deploy (rolled back by
+CloudFormation) reports the stack's own reasons. `qip up` and `qip deploy` both come here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import time
-import zipfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -20,38 +21,50 @@ from botocore.exceptions import ClientError
 from cfnlint.decode import cfn_yaml
 
 from qip.exceptions import DeployError
-from qip.paths import PROJECT_ROOT, STATE_MACHINE_DEFINITION, TEMPLATE
+from qip.paths import STATE_MACHINE_DEFINITION, TEMPLATE
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+# CloudFormation takes a TemplateBody up to 51,200 bytes; larger ones must come from S3 (TemplateURL).
+TEMPLATE_BODY_LIMIT = 51_200
 _DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
 _FAILED = ("CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE",
-           "UPDATE_ROLLBACK_FAILED", "DELETE_COMPLETE", "DELETE_FAILED", "UPDATE_FAILED")
+           "UPDATE_ROLLBACK_FAILED", "DELETE_COMPLETE", "DELETE_FAILED", "UPDATE_FAILED",
+           "IMPORT_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_FAILED")
+_NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 
 
 @dataclass(frozen=True)
 class Artifact:
-    """Something uploaded for the stack: where it went and its content hash."""
+    """Something uploaded for the stack: where it went."""
 
     bucket: str
     key: str
 
 
-def code_zip(source: Path = PROJECT_ROOT / "src") -> bytes:
-    """The function code: the `qip` package's Python files, deterministic (fixed timestamps)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted((source / "qip").rglob("*.py")):
-            info = zipfile.ZipInfo(str(path.relative_to(source)), date_time=(2020, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
-    return buffer.getvalue()
-
-
 def upload_artifact(s3, bucket: str, prefix: str, data: bytes, suffix: str) -> Artifact:
+    """Upload bytes under a key named by their hash (skipped when that object is already there)."""
     key = f"{prefix}/{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
-    ensure_bucket(s3, bucket)
-    s3.put_object(Bucket=bucket, Key=key, Body=data)
+    if not _exists(s3, bucket, key):
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
     return Artifact(bucket, key)
+
+
+def upload_file(s3, bucket: str, prefix: str, path: Path, sha256: str, suffix: str) -> Artifact:
+    """Upload a (large) file under a key named by its hash, in parts, unless it is there already."""
+    key = f"{prefix}/{sha256[:32]}{suffix}"
+    if not _exists(s3, bucket, key):
+        s3.upload_file(str(path), bucket, key)
+    return Artifact(bucket, key)
+
+
+def _exists(s3, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
 
 
 def ensure_bucket(s3, bucket: str) -> None:
@@ -73,43 +86,95 @@ def packaged_template(template_path: Path, code: Artifact, definition: Artifact)
     return template
 
 
-def package(s3, bucket: str, template_path: Path = TEMPLATE,
-            code: bytes | None = None) -> dict:
-    code_artifact = upload_artifact(s3, bucket, "code", code if code is not None else code_zip(), ".zip")
-    definition_artifact = upload_artifact(s3, bucket, "statemachine", STATE_MACHINE_DEFINITION.read_bytes(), ".json")
-    return packaged_template(template_path, code_artifact, definition_artifact)
+def package(s3, bucket: str, artifact: Path, sha256: str, template_path: Path = TEMPLATE) -> dict:
+    """Upload the Lambda artifact (from `qip build`) and the state machine; the packaged template."""
+    code = upload_file(s3, bucket, "code", artifact, sha256, ".zip")
+    definition = upload_artifact(s3, bucket, "statemachine", STATE_MACHINE_DEFINITION.read_bytes(), ".json")
+    return packaged_template(template_path, code, definition)
+
+
+def template_source(template: dict, s3=None, bucket: str | None = None) -> dict[str, str]:
+    """TemplateBody, or TemplateURL (uploaded to the bucket) when the body is over CloudFormation's limit."""
+    body = json.dumps(template, separators=(",", ":"))
+    if len(body.encode()) <= TEMPLATE_BODY_LIMIT:
+        return {"TemplateBody": body}
+    if s3 is None or not bucket:
+        raise DeployError(f"the template is {len(body.encode())} bytes, over the {TEMPLATE_BODY_LIMIT}-byte "
+                          f"TemplateBody limit, and no artifacts bucket was given for a TemplateURL")
+    uploaded = upload_artifact(s3, bucket, "templates", body.encode(), ".json")
+    return {"TemplateURL": f"{s3.meta.endpoint_url.rstrip('/')}/{uploaded.bucket}/{uploaded.key}"}
+
+
+def change_set_request(stack: str, template: dict[str, str], parameters: dict[str, str], change_set_type: str,
+                       name: str | None = None) -> dict:
+    """The CreateChangeSet request: what a deploy sends, rendered without calling anything."""
+    return {
+        "StackName": stack,
+        "ChangeSetName": name or time.strftime("qip-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],
+        "ChangeSetType": change_set_type,
+        "Description": "qip deploy",
+        "Parameters": [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in sorted(parameters.items())],
+        "Capabilities": CAPABILITIES,
+        **template,
+    }
 
 
 def deploy(cloudformation, stack: str, template: dict, parameters: dict[str, str],
-           progress: Callable[[str], None] = lambda _: None, timeout: float = 600.0) -> dict[str, str]:
-    """Create or update the stack and wait; returns its outputs, or raises DeployError with reasons."""
-    body = json.dumps(template)
-    params = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()]
-    exists = _stack_status(cloudformation, stack)
-    if exists in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"):
-        progress(f"stack {stack} is in {exists} from an earlier failure; deleting it first")
+           progress: Callable[[str], None] = lambda _: None, timeout: float = 1800.0,
+           s3=None, bucket: str | None = None) -> dict[str, str]:
+    """Create or update the stack through a change set and wait; its outputs, or DeployError with reasons."""
+    status = _stack_status(cloudformation, stack)
+    if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"):
+        progress(f"stack {stack} is in {status} from an earlier failed create; deleting it first")
         cloudformation.delete_stack(StackName=stack)
-        _wait(cloudformation, stack, ("DELETE_COMPLETE", None), progress, timeout)
-        exists = None
+        _wait_deleted(cloudformation, stack, timeout)
+        status = None
+    elif status and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        raise DeployError(f"stack {stack} is busy ({status}); wait for it to finish and deploy again")
+    kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
+    request = change_set_request(stack, template_source(template, s3, bucket), parameters, kind)
+    try:
+        created = cloudformation.create_change_set(**request)
+    except ClientError as error:
+        raise DeployError(f"CloudFormation refused the change set: {error}") from error
+    change_set = created["Id"]
+    described = _wait_change_set(cloudformation, change_set, timeout)
+    if described["Status"] == "FAILED":
+        reason = described.get("StatusReason", "")
+        if any(text in reason for text in _NO_CHANGES):
+            cloudformation.delete_change_set(ChangeSetName=change_set)
+            progress(f"stack {stack} is up to date (no changes)")
+            return stack_outputs(cloudformation, stack)
+        raise DeployError(f"the change set for {stack} could not be created: {reason}")
+    progress(f"{'creating' if kind == 'CREATE' else 'updating'} stack {stack}; change set {request['ChangeSetName']}:")
+    for line in describe_changes(cloudformation, change_set):
+        progress(line)
+    seen = {e["EventId"] for e in _events(cloudformation, stack)}
     started = time.time()
     try:
-        if exists is None:
-            progress(f"creating stack {stack}")
-            cloudformation.create_stack(StackName=stack, TemplateBody=body, Parameters=params,
-                                        Capabilities=CAPABILITIES)
-        else:
-            progress(f"updating stack {stack}")
-            cloudformation.update_stack(StackName=stack, TemplateBody=body, Parameters=params,
-                                        Capabilities=CAPABILITIES)
+        cloudformation.execute_change_set(ChangeSetName=change_set)
     except ClientError as error:
-        if "No updates are to be performed" in str(error):
-            progress("stack is up to date")
-            return stack_outputs(cloudformation, stack)
-        raise DeployError(f"CloudFormation refused the template: {error}") from error
-    status = _wait(cloudformation, stack, _DONE, progress, timeout)
-    if status not in _DONE:
-        raise DeployError(f"stack {stack} ended in {status}:\n" + failure_report(cloudformation, stack, started))
+        raise DeployError(f"the change set could not be executed: {error}") from error
+    final = _wait_stack(cloudformation, stack, seen, progress, timeout)
+    if final not in _DONE:
+        raise DeployError(f"stack {stack} ended in {final} (CloudFormation rolled back); why:\n"
+                          + failure_report(cloudformation, stack, started))
     return stack_outputs(cloudformation, stack)
+
+
+def describe_changes(cloudformation, change_set: str) -> list[str]:
+    lines, token = [], None
+    while True:
+        page = cloudformation.describe_change_set(ChangeSetName=change_set, **({"NextToken": token} if token else {}))
+        for change in page.get("Changes", []):
+            resource = change.get("ResourceChange", {})
+            replacement = resource.get("Replacement")
+            note = " (replacement)" if replacement == "True" else " (may be replaced)" if replacement == "Conditional" else ""
+            lines.append(f"  {resource.get('Action', '?'):8} {resource.get('LogicalResourceId', '?')} "
+                         f"[{resource.get('ResourceType', '?')}]{note}")
+        token = page.get("NextToken")
+        if not token:
+            return lines or ["  (no resource changes listed)"]
 
 
 def stack_outputs(cloudformation, stack: str) -> dict[str, str]:
@@ -120,7 +185,7 @@ def stack_outputs(cloudformation, stack: str) -> dict[str, str]:
 def failure_report(cloudformation, stack: str, since: float) -> str:
     """The stack events that say why, oldest first."""
     try:
-        events = cloudformation.describe_stack_events(StackName=stack)["StackEvents"]
+        events = _events(cloudformation, stack)
     except ClientError as error:
         return f"(stack events unavailable: {error})"
     lines = []
@@ -129,6 +194,15 @@ def failure_report(cloudformation, stack: str, since: float) -> str:
         if reason and "FAILED" in event.get("ResourceStatus", ""):
             lines.append(f"  {event['LogicalResourceId']} {event['ResourceStatus']}: {reason}")
     return "\n".join(lines) or "  (the stack gave no reason)"
+
+
+def _events(cloudformation, stack: str) -> list[dict]:
+    try:
+        return cloudformation.describe_stack_events(StackName=stack)["StackEvents"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return []
+        raise
 
 
 def _stack_status(cloudformation, stack: str) -> str | None:
@@ -141,15 +215,40 @@ def _stack_status(cloudformation, stack: str) -> str | None:
     return stacks[0]["StackStatus"] if stacks else None
 
 
-def _wait(cloudformation, stack: str, done: tuple, progress, timeout: float) -> str | None:
+def _wait_change_set(cloudformation, change_set: str, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
-    last = None
     while time.monotonic() < deadline:
+        described = cloudformation.describe_change_set(ChangeSetName=change_set)
+        if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
+            return described
+        time.sleep(1.0)
+    raise DeployError(f"the change set was not ready within {timeout:.0f} s")
+
+
+def _wait_stack(cloudformation, stack: str, seen: set, progress, timeout: float) -> str | None:
+    """Show the stack's new events until it settles; its final status."""
+    deadline = time.monotonic() + timeout
+    moving = False
+    while time.monotonic() < deadline:
+        for event in reversed(_events(cloudformation, stack)):
+            if event["EventId"] in seen:
+                continue
+            seen.add(event["EventId"])
+            moving = True
+            reason = f": {event['ResourceStatusReason']}" if event.get("ResourceStatusReason") else ""
+            progress(f"  {event['LogicalResourceId']} {event['ResourceStatus']}{reason}")
         status = _stack_status(cloudformation, stack)
-        if status != last:
-            progress(f"stack {stack}: {status}")
-            last = status
-        if status in done or status is None or status in _FAILED or status.endswith("_COMPLETE"):
+        moving = moving or (status or "").endswith("_IN_PROGRESS")
+        if moving and (status in _DONE or status in _FAILED):
             return status
         time.sleep(1.0)
-    raise DeployError(f"stack {stack} did not finish within {timeout:.0f} s (last status {last})")
+    raise DeployError(f"stack {stack} did not finish within {timeout:.0f} s")
+
+
+def _wait_deleted(cloudformation, stack: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _stack_status(cloudformation, stack) in (None, "DELETE_COMPLETE"):
+            return
+        time.sleep(1.0)
+    raise DeployError(f"stack {stack} was not deleted within {timeout:.0f} s")

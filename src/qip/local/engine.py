@@ -3,6 +3,13 @@
 The engine listens on 127.0.0.1 only, keeps its state and log under the project's state
 folder (so a restart keeps the stack and its data), and runs as its own process group, so
 stopping it also ends every Lambda worker process it started.
+
+It runs as AWS does for the stack's own principals: IAM enforced (`AUTH=true`: each function
+runs with session credentials of its own execution role, and requests must be signed), over
+HTTPS only. TLS is what lets the buckets' "deny without TLS" policy hold locally without
+denying the functions themselves: the engine judges `aws:SecureTransport` by the request's
+real scheme. The certificate is made for this engine (loopback names only) and kept in its
+state folder; the engine's workers and the project's clients trust exactly that certificate.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -19,12 +27,14 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from qip import aws
 from qip.exceptions import EngineError
 
 HOST = "127.0.0.1"
 # Only what the stack uses; fewer services start faster and open fewer listeners.
 SERVICES = "s3,sqs,sns,dynamodb,lambda,stepfunctions,events,iam,sts,kms,logs,cloudwatch,cloudformation,scheduler"
 STOP_GRACE_SECONDS = 15.0
+CERTIFICATE_DAYS = 825  # the longest validity TLS clients accept for a leaf certificate
 
 
 @dataclass(frozen=True)
@@ -36,7 +46,16 @@ class Engine:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"https://{HOST}:{self.port}"
+
+    @property
+    def certificate(self) -> Path:
+        """The engine's TLS certificate (self-signed, for 127.0.0.1 and localhost): what clients trust."""
+        return self.home / "tls" / "engine.crt"
+
+    @property
+    def private_key(self) -> Path:
+        return self.home / "tls" / "engine.key"
 
     @property
     def pid_file(self) -> Path:
@@ -45,6 +64,11 @@ class Engine:
     @property
     def log_file(self) -> Path:
         return self.home / "engine.log"
+
+    @property
+    def faults_file(self) -> Path:
+        """Fault injection rules, read by the Lambda workers at each step (see qip.faults)."""
+        return self.home / "faults.json"
 
     def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         """The engine's environment: loopback only, persistent state, local Lambda workers."""
@@ -63,9 +87,15 @@ class Engine:
             SERVICES=SERVICES,
             LOG_LEVEL="WARNING",
             TMPDIR=str(self.home / "tmp"),
+            AUTH="true",
+            USE_SSL="1",
+            MINISTACK_SSL_CERT=str(self.certificate),
+            MINISTACK_SSL_KEY=str(self.private_key),
+            AWS_CA_BUNDLE=str(self.certificate),  # inherited by the Lambda workers
             AWS_ACCESS_KEY_ID="test",
             AWS_SECRET_ACCESS_KEY="test",  # noqa: S105 - the local engine's fixed dummy credentials
             AWS_DEFAULT_REGION="us-east-1",
+            QIP_FAULTS_FILE=str(self.faults_file),  # local only: the workers inherit it, AWS never has it
         )
         env.update(extra or {})
         return env
@@ -86,10 +116,30 @@ class Engine:
 
     def healthy(self, timeout: float = 2.0) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.endpoint_url}/_ministack/health", timeout=timeout) as response:
+            context = ssl.create_default_context(cafile=str(self.certificate))
+            with urllib.request.urlopen(f"{self.endpoint_url}/_ministack/health", timeout=timeout,
+                                        context=context) as response:
                 return response.status == 200 and "services" in json.loads(response.read() or b"{}")
         except (urllib.error.URLError, OSError, ValueError):
             return False
+
+    def ensure_certificate(self) -> None:
+        """Make the engine's certificate and key once (openssl, as the engine itself would)."""
+        if self.certificate.exists() and self.private_key.exists():
+            return
+        self.certificate.parent.mkdir(parents=True, exist_ok=True)
+        self.certificate.parent.chmod(0o700)
+        try:
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                 "-nodes", "-days", str(CERTIFICATE_DAYS), "-subj", "/CN=qip local engine",
+                 "-keyout", str(self.private_key), "-out", str(self.certificate),
+                 "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                check=True, capture_output=True, timeout=60,
+            )
+        except (OSError, subprocess.SubprocessError) as error:
+            raise EngineError(f"could not make the local engine's TLS certificate with openssl: {error}") from error
+        self.private_key.chmod(0o600)
 
     def port_taken(self) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -109,6 +159,7 @@ class Engine:
             )
         for folder in ("state", "s3", "tmp"):
             (self.home / folder).mkdir(parents=True, exist_ok=True)
+        self.ensure_certificate()
         log = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child process
         process = subprocess.Popen(
             [sys.executable, "-m", "ministack"],
@@ -141,10 +192,12 @@ class Engine:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        try:
-            os.kill(pid, signal.SIGTERM)  # the engine saves its state on SIGTERM
-        except ProcessLookupError:
-            pass
+        # Over TLS the engine's shutdown waits for every open connection to close, and its idle
+        # Lambda workers (and this process's clients) hold some: stopping took 17-20 s, and risked
+        # a kill before the engine saved its state. So the workers get SIGTERM together with the
+        # engine (the whole group), and this process drops its own connections first.
+        aws.release_connections()
+        _kill_group(pid, signal.SIGTERM)  # the engine saves its state on SIGTERM
         _wait_gone(lambda: _alive(pid), STOP_GRACE_SECONDS)
         _kill_group(pid, signal.SIGTERM)
         if not _wait_gone(lambda: _group_alive(pid), 5.0):

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-import platform
+import sys
 from pathlib import Path
 from typing import Callable
 
 from botocore.exceptions import ClientError
 
-from qip import aws, config
+from qip import aws, build, config
 from qip.api import StackInfo
-from qip.exceptions import EngineError, StackNotFoundError
+from qip.exceptions import DeployError, EngineError, StackNotFoundError
 from qip.local import deploy
 from qip.local.engine import Engine
 
 ARTIFACTS_BUCKET = "qip-artifacts"
-# Local-only template parameters; the template's defaults are the AWS-safe ones.
-LOCAL_PARAMETERS = {
+# The one place for what the local engine deploys differently. AWS deploys (`qip deploy`) use the
+# template's defaults plus explicit --parameter values only, and refuse the local-only ones.
+LOCAL_ONLY_PARAMETERS = {
     # The engine reports every Python exception as Runtime.HandlerError, not by class name.
     "EngineRetryableError": "Runtime.HandlerError",
+}
+LOCAL_PARAMETERS = {
+    **LOCAL_ONLY_PARAMETERS,
     "PipelineRetryDelaySeconds": "2",
-    "Architecture": "arm64" if platform.machine() in ("arm64", "aarch64") else "x86_64",
+    # The engine runs the functions on this machine, from the artifact built for its architecture.
+    "Architecture": build.machine_arch(),
 }
 
 
@@ -32,22 +37,43 @@ def up(local: Engine, stack: str, progress: Callable[[str], None] = print,
        parameters: dict[str, str] | None = None, engine_env: dict[str, str] | None = None) -> StackInfo:
     """Start the engine if needed, deploy or update the stack, and return its outputs."""
     local.home.mkdir(parents=True, exist_ok=True)
+    aws.trust(local.endpoint_url, str(local.certificate))
     if local.start(timeout=config.ENGINE_START_TIMEOUT.get(), extra_env=engine_env):
         progress(f"local engine started on {local.endpoint_url} (state in {local.home})")
     else:
         progress(f"local engine already running on {local.endpoint_url}")
     region = config.REGION.get()
+    artifact = local_artifact(progress)
     s3 = aws.client("s3", local.endpoint_url, region)
-    template = deploy.package(s3, ARTIFACTS_BUCKET)
+    deploy.ensure_bucket(s3, ARTIFACTS_BUCKET)
+    template = deploy.package(s3, ARTIFACTS_BUCKET, artifact.path, artifact.sha256)
     outputs = deploy.deploy(aws.client("cloudformation", local.endpoint_url, region), stack, template,
-                            {**LOCAL_PARAMETERS, **(parameters or {})}, progress)
+                            {**LOCAL_PARAMETERS, **(parameters or {})}, progress, s3=s3, bucket=ARTIFACTS_BUCKET)
     return StackInfo.from_outputs(outputs, local.endpoint_url, region)
+
+
+def local_artifact(progress: Callable[[str], None] = print) -> build.Artifact:
+    """The deployment zip for this machine: the very one `qip deploy --arch <this machine>` ships.
+
+    The engine runs each function on its own interpreter, with the zip's folder first on sys.path,
+    so the zip's native modules must be built for this interpreter's Python version.
+    """
+    runtime = build.runtime()
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if build.python_version(runtime) != here:
+        raise DeployError(f"the functions' runtime is {runtime} (template.yaml) but the local engine runs them on "
+                          f"Python {here}: the artifact's native modules would not load. Use a Python "
+                          f"{build.python_version(runtime)} venv (PYTHON=python{build.python_version(runtime)} ./dev install)")
+    artifact = build.build(build.machine_arch(), progress=progress)
+    progress(f"artifact: {artifact.summary()}")
+    return artifact
 
 
 def info(local: Engine, stack: str) -> StackInfo:
     """The outputs of the stack on a running engine."""
     if not local.healthy():
         raise EngineError(f"the local engine is not running on {local.endpoint_url}; start it with `qip up`")
+    aws.trust(local.endpoint_url, str(local.certificate))
     region = config.REGION.get()
     try:
         outputs = deploy.stack_outputs(aws.client("cloudformation", local.endpoint_url, region), stack)

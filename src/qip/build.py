@@ -1,0 +1,329 @@
+"""Build the Lambda deployment artifact: one zip with the `qip` package and every runtime dependency.
+
+The same zip is deployed to AWS and to the local engine (built for the machine's own architecture),
+so what runs locally is what ships. How and why (docs/deploy-to-aws.md, "Packaging"):
+
+- Runtime: the template's `Runtime` (one place). `python3.11` today: the local engine runs each
+  function on the interpreter it runs under (this machine's Python 3.11), and native wheels are
+  built per Python version, so a cp312 zip could not be imported locally.
+- Dependencies: the names in pyproject.toml's `[project].dependencies`, the versions from
+  requirements.lock (one source of truth), installed with `pip install --platform manylinux_2_X_<arch>
+  --only-binary=:all: --python-version 3.11 --implementation cp --target ...`: the wheels for Lambda's
+  platform, whatever the building machine is. The glibc floor comes from the runtime's OS
+  (python3.11: Amazon Linux 2, glibc 2.26; python3.12+: Amazon Linux 2023, glibc 2.34), so a wheel
+  that would not load on Lambda is refused at build time. (`sam build` needs the runtime's own
+  interpreter on PATH and refuses manylinux_2_28 wheels; pip does neither.)
+- The zip holds no bytecode caches, console scripts, type stubs, dev tools or dev-only modules of
+  `qip` (`qip.local`, the CLI, this module); dist-info keeps METADATA and licences only.
+- Cached by content hash: the dependency set (lock, names, runtime, platform) and the code are
+  hashed separately, so a code change re-zips in about a second and an unchanged tree is instant.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from qip.exceptions import BuildError
+from qip.paths import PROJECT_ROOT, TEMPLATE
+
+LOCK = PROJECT_ROOT / "requirements.lock"
+PYPROJECT = PROJECT_ROOT / "pyproject.toml"
+SOURCE = PROJECT_ROOT / "src"
+BUILD_DIR = PROJECT_ROOT / "build"
+# Bump when the artifact's layout or pruning changes, so cached builds are not reused.
+FORMAT = "1"
+
+# Lambda architecture -> (machine name in wheel tags, ELF e_machine of its shared libraries).
+ARCHITECTURES = {"arm64": ("aarch64", 183), "x86_64": ("x86_64", 62)}
+# Lambda Python runtime -> newest glibc of its OS (Amazon Linux 2: 2.26; Amazon Linux 2023: 2.34).
+GLIBC_MINOR = {"python3.11": 26, "python3.12": 34, "python3.13": 34, "python3.14": 34}
+# Parts of `qip` the functions never import: the command line, the local engine, this builder.
+DEV_ONLY = ("qip/local/", "qip/dashboard/", "qip/cli.py", "qip/build.py", "qip/release.py", "qip/samples.py",
+            "qip/metrics_report.py")
+# Packages that are tools for building, never needed at run time.
+DEV_TOOLS = ("pip", "setuptools", "wheel", "pkg_resources", "_distutils_hack", "pytest", "_pytest")
+_DIST_INFO_KEEP = re.compile(r"^(METADATA|WHEEL|top_level\.txt|LICEN[CS]E.*|COPYING.*|NOTICE.*|AUTHORS.*|licenses)$")
+_FIXED_TIME = (2020, 1, 1, 0, 0, 0)
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A built deployment zip and what it is for."""
+
+    path: Path
+    arch: str
+    runtime: str
+    zipped_bytes: int
+    unzipped_bytes: int
+    sha256: str
+    requirements: Path
+    cached: bool
+    seconds: float
+
+    def summary(self) -> str:
+        how = "cached" if self.cached else f"built in {self.seconds:.1f} s"
+        return (f"{self.path} ({self.runtime}, {self.arch}): {self.zipped_bytes / 2**20:.1f} MB zipped, "
+                f"{self.unzipped_bytes / 2**20:.1f} MB unzipped (Lambda's limit: 250 MB); {how}")
+
+
+# ---------------------------------------------------------------------- what goes in
+def runtime(template: Path = TEMPLATE) -> str:
+    """The functions' Lambda runtime, as the template's Globals say."""
+    match = re.search(r"^\s+Runtime:\s*(python3\.\d+)\s*$", template.read_text(), re.MULTILINE)
+    if not match:
+        raise BuildError(f"{template}: no `Runtime: python3.N` in the function Globals")
+    return match.group(1)
+
+
+def python_version(runtime_name: str) -> str:
+    return runtime_name.removeprefix("python")
+
+
+def machine_arch() -> str:
+    """This machine's Lambda architecture name (what the local engine runs)."""
+    import platform
+
+    return "arm64" if platform.machine().lower() in ("arm64", "aarch64") else "x86_64"
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_versions(lock: Path = LOCK) -> dict[str, str]:
+    pins = {}
+    for line in lock.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pins[_normal(name.split("[")[0])] = version.strip()
+    return pins
+
+
+def runtime_dependencies(pyproject: Path = PYPROJECT) -> list[str]:
+    """The names the functions need at run time: pyproject.toml's [project].dependencies."""
+    return list(tomllib.loads(pyproject.read_text())["project"]["dependencies"])
+
+
+def platforms(arch: str, runtime_name: str) -> list[str]:
+    """Every manylinux tag Lambda's OS accepts, newest first (pip does not expand them itself)."""
+    machine = ARCHITECTURES[arch][0]
+    newest = GLIBC_MINOR.get(runtime_name)
+    if newest is None:
+        raise BuildError(f"runtime {runtime_name} is not one this build knows: {', '.join(GLIBC_MINOR)}")
+    tags = [f"manylinux_2_{minor}_{machine}" for minor in range(newest, 4, -1)]
+    legacy = {"manylinux2014": 17, "manylinux2010": 12, "manylinux1": 5}
+    return tags + [f"{name}_{machine}" for name, minor in legacy.items() if minor <= newest]
+
+
+def code_files(source: Path = SOURCE) -> list[Path]:
+    """The `qip` files the functions need: sources and data, no caches, no dev-only modules."""
+    files = []
+    for path in sorted((source / "qip").rglob("*")):
+        relative = path.relative_to(source).as_posix()
+        if (not path.is_file() or "__pycache__" in path.parts or path.suffix in (".pyc", ".pyo")
+                or relative.startswith(DEV_ONLY)):
+            continue
+        files.append(path)
+    return files
+
+
+# ---------------------------------------------------------------------- hashing
+def _digest(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()
+
+
+def dependencies_key(arch: str, runtime_name: str, lock: Path = LOCK, pyproject: Path = PYPROJECT) -> str:
+    names = sorted(_normal(re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0]) for d in runtime_dependencies(pyproject))
+    pins = locked_versions(lock)
+    return _digest(FORMAT.encode(), arch.encode(), runtime_name.encode(), "\n".join(names).encode(),
+                   "\n".join(f"{k}=={v}" for k, v in sorted(pins.items())).encode())
+
+
+def code_key(source: Path = SOURCE) -> str:
+    return _digest(*[part for path in code_files(source)
+                     for part in (path.relative_to(source).as_posix().encode(), path.read_bytes())])
+
+
+# ---------------------------------------------------------------------- build
+def build(arch: str = "arm64", out: Path = BUILD_DIR, progress: Callable[[str], None] = lambda _: None,
+          template: Path = TEMPLATE) -> Artifact:
+    """The deployment zip for `arch`, from the cache when nothing it is made of changed."""
+    if arch not in ARCHITECTURES:
+        raise BuildError(f"--arch must be one of {', '.join(ARCHITECTURES)}, not {arch!r}")
+    started = time.monotonic()
+    runtime_name = runtime(template)
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    deps_key = dependencies_key(arch, runtime_name)
+    name = f"qip-lambda-{runtime_name}-{arch}-{_digest(deps_key.encode(), code_key().encode())[:16]}"
+    target = out / f"{name}.zip"
+    with _locked(out / ".build.lock"):
+        deps = _dependencies(arch, runtime_name, deps_key, out / "cache", progress)
+        cached = target.exists()
+        if not cached:
+            progress(f"zipping the code of qip with the dependencies into {target.name}")
+            _with_code(deps / "dependencies.zip", target)
+            for old in out.glob(f"qip-lambda-{runtime_name}-{arch}-*.zip"):
+                if old != target:
+                    old.unlink(missing_ok=True)
+    with zipfile.ZipFile(target) as archive:
+        unzipped = sum(info.file_size for info in archive.infolist())
+    if unzipped > LAMBDA_UNZIPPED_LIMIT:
+        raise BuildError(f"{target} unzips to {unzipped / 2**20:.0f} MB, over Lambda's 250 MB limit")
+    return Artifact(target, arch, runtime_name, target.stat().st_size, unzipped, _file_sha256(target),
+                    deps / "requirements.txt", cached, time.monotonic() - started)
+
+
+def _dependencies(arch: str, runtime_name: str, key: str, cache: Path, progress) -> Path:
+    """A folder with `dependencies.zip` (the installed wheels) and `requirements.txt` (their pins)."""
+    folder = cache / f"deps-{runtime_name}-{arch}-{key[:16]}"
+    if (folder / "dependencies.zip").exists():
+        return folder
+    cache.mkdir(parents=True, exist_ok=True)
+    for old in cache.glob(f"deps-{runtime_name}-{arch}-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    progress(f"installing the runtime dependencies for {runtime_name} on {arch} (pip, once per lock)")
+    with tempfile.TemporaryDirectory(dir=cache) as scratch:
+        site = Path(scratch) / "site"
+        _pip_install(site, arch, runtime_name)
+        pins = _check_pins(site)
+        _prune(site)
+        staging = Path(scratch) / "out"
+        staging.mkdir()
+        (staging / "requirements.txt").write_text(
+            f"# Runtime dependencies in the Lambda artifact ({runtime_name}, {arch}); derived from "
+            f"requirements.lock by `qip build`.\n" + "".join(f"{n}=={v}\n" for n, v in sorted(pins.items())))
+        _zip_folder(site, staging / "dependencies.zip")
+        os.replace(staging, folder)
+    return folder
+
+
+def _pip_install(site: Path, arch: str, runtime_name: str) -> None:
+    version = python_version(runtime_name)
+    command = [sys.executable, "-m", "pip", "install", "--target", str(site), "--only-binary=:all:",
+               "--implementation", "cp", "--python-version", version, "--abi", f"cp{version.replace('.', '')}",
+               *[arg for tag in platforms(arch, runtime_name) for arg in ("--platform", tag)],
+               "--no-compile", "--no-input", "--disable-pip-version-check", "--quiet",
+               "--constraint", str(LOCK), *runtime_dependencies()]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        errors = "\n".join(line for line in (result.stderr + result.stdout).splitlines()
+                           if "is ignored: it is neither a file nor a directory" not in line)
+        raise BuildError(f"pip could not install the runtime dependencies for {runtime_name} on {arch} "
+                         f"(a wheel for that platform may not exist at the locked version):\n{errors[-3000:]}")
+
+
+def _check_pins(site: Path) -> dict[str, str]:
+    """Every installed distribution is pinned in requirements.lock at the installed version."""
+    pins = locked_versions()
+    installed = {}
+    for dist_info in site.glob("*.dist-info"):
+        metadata = (dist_info / "METADATA").read_text(errors="replace")
+        name = re.search(r"^Name:\s*(.+)$", metadata, re.MULTILINE).group(1).strip()
+        version = re.search(r"^Version:\s*(.+)$", metadata, re.MULTILINE).group(1).strip()
+        installed[name] = version
+    unpinned = [f"{n}=={v}" for n, v in installed.items() if pins.get(_normal(n)) != v]
+    if unpinned:
+        raise BuildError("runtime dependencies not pinned in requirements.lock at these versions: "
+                         + ", ".join(sorted(unpinned)) + "; pin them there")
+    return installed
+
+
+def _prune(site: Path) -> None:
+    """Drop what only development needs: caches, scripts, stubs, install records, dev tools."""
+    shutil.rmtree(site / "bin", ignore_errors=True)
+    for path in sorted(site.rglob("*"), reverse=True):
+        if not path.exists():
+            continue
+        if path.is_dir() and path.name == "__pycache__":
+            shutil.rmtree(path)
+        elif path.is_file() and path.suffix in (".pyc", ".pyo", ".pyi"):
+            path.unlink()
+    for dist_info in site.glob("*.dist-info"):
+        for entry in dist_info.iterdir():
+            if not _DIST_INFO_KEEP.match(entry.name):
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    present = [tool for tool in DEV_TOOLS if (site / tool).exists()]
+    if present:
+        raise BuildError(f"development tools ended up in the artifact: {', '.join(present)}")
+
+
+def _zip_folder(folder: Path, target: Path) -> None:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            _add(archive, path.relative_to(folder).as_posix(), path)
+
+
+def _with_code(dependencies: Path, target: Path) -> None:
+    """The dependencies' zip with the `qip` package appended (fast: nothing is recompressed)."""
+    partial = target.with_suffix(".partial")
+    shutil.copyfile(dependencies, partial)
+    with zipfile.ZipFile(partial, "a", zipfile.ZIP_DEFLATED) as archive:
+        taken = set(archive.namelist())
+        for path in code_files():
+            name = path.relative_to(SOURCE).as_posix()
+            if name in taken:
+                raise BuildError(f"{name} is both in a dependency and in the qip package")
+            _add(archive, name, path)
+    os.replace(partial, target)
+
+
+def _add(archive: zipfile.ZipFile, name: str, path: Path) -> None:
+    """One file with a fixed timestamp and readable permissions, so equal inputs give an equal zip."""
+    info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+    mode = path.stat().st_mode & 0o777
+    info.external_attr = ((mode | 0o444) & 0o755) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    archive.writestr(info, path.read_bytes())
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One build at a time per output folder (parallel test workers share the cache)."""
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------------- checks of a built zip
+def native_libraries(artifact: Path) -> dict[str, int]:
+    """Every ELF file in the zip and its e_machine (62 = x86_64, 183 = aarch64)."""
+    found = {}
+    with zipfile.ZipFile(artifact) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as member:
+                header = member.read(20)
+            if header[:4] == b"\x7fELF":
+                order = "little" if header[5] == 1 else "big"
+                found[info.filename] = int.from_bytes(header[18:20], order)
+    return found

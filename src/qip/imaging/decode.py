@@ -1,0 +1,150 @@
+"""Open untrusted bytes safely: size, magic bytes, header, pixel and frame limits, then strict decoding.
+
+Every check that can be made from the header is made before any pixel is decoded. Decoding is strict:
+``ImageFile.LOAD_TRUNCATED_IMAGES`` must stay False, and a full ``load()`` is what detects truncation.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+
+import pillow_heif
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from .exceptions import (
+    CorruptImageError,
+    ImageProcessingError,
+    ImageTooLargeError,
+    NotAnImageError,
+    TooManyFramesError,
+    TooManyPixelsError,
+    TruncatedImageError,
+    UnsupportedFormatError,
+)
+from .frames import StructureTruncated, count_frames
+from .limits import Limits
+from .sniff import PIL_FORMATS, SNIFF_BYTES, sniff
+
+pillow_heif.register_heif_opener()  # HEIC/HEIF; Pillow 13 reads AVIF itself
+
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError,
+                  struct.error, zlib.error)
+"""What Pillow and its plugins raise on bad data; anything else is a bug or the machine."""
+
+
+_TRUNCATION_WORDS = ("truncat", "end of file", "premature end")
+
+
+@dataclass
+class Source:
+    """An opened, header-checked image (frame 0) and the facts about its bytes."""
+
+    image: Image.Image
+    format: str
+    data: bytes
+    frame_count: int
+    mode: str
+    """Pixel mode as stored (``draft()`` and decoding may change ``image.mode``)."""
+    size: tuple[int, int]
+    """Width and height as stored (``draft()`` changes ``image.size``)."""
+
+
+def open_checked(data: bytes, limits: Limits) -> Source:
+    """Check bytes, magic, header, pixels and frames; nothing is decoded yet."""
+    size = len(data)
+    if size == 0:
+        raise NotAnImageError("empty file (0 bytes)")
+    if size > limits.max_bytes:
+        raise ImageTooLargeError(f"file is {size} bytes; the limit is {limits.max_bytes}")
+    fmt = sniff(data[:SNIFF_BYTES])
+    if fmt is None:
+        raise NotAnImageError("not a supported image: magic bytes match no accepted format")
+    name = fmt.upper()
+    missing = _container_truncated(data, fmt)
+    if missing:
+        raise TruncatedImageError(f"truncated {name}: {missing}")
+    image = _open_header(data, fmt)
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise CorruptImageError(f"{name} header declares an empty image ({width}x{height})")
+    if width * height > limits.max_pixels:
+        raise TooManyPixelsError(
+            f"{name} header declares {width}x{height} = {width * height} pixels; "
+            f"the limit is {limits.max_pixels}")
+    try:
+        frames = count_frames(image, data, limits.max_frames)
+    except StructureTruncated as exc:
+        raise TruncatedImageError(f"truncated {name}: file ends inside the {exc}") from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptImageError(f"corrupt {name}: cannot count frames: {exc}") from exc
+    if frames > limits.max_frames:
+        raise TooManyFramesError(f"{name} has more than {limits.max_frames} frames")
+    return Source(image=image, format=fmt, data=data, frame_count=max(frames, 1),
+                  mode=image.mode, size=image.size)
+
+
+def _open_header(data: bytes, fmt: str) -> Image.Image:
+    """Parse only the header, with the one plugin the magic bytes name."""
+    name = fmt.upper()
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit is checked right after; Pillow's bomb *error* still applies.
+            # Pillow also warns (UserWarning) on corrupt metadata it skips: noise, not a finding.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            return Image.open(io.BytesIO(data), formats=[PIL_FORMATS[fmt]])
+    except Image.DecompressionBombError as exc:
+        raise TooManyPixelsError(f"{name} header declares too many pixels: {exc}") from exc
+    except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
+        if "unsupported" in str(exc).lower():  # e.g. a HEIF coded with a codec we lack
+            raise UnsupportedFormatError(f"unsupported {name} variant: {exc}") from exc
+        # Magic bytes alone do not make an image: a header that does not parse as the format it
+        # claims (a polyglot, or garbage behind a signature) is "not an image", not "corrupt".
+        detail = "" if isinstance(exc, UnidentifiedImageError) else f": {str(exc).strip()}"
+        raise NotAnImageError(f"starts like {name} but its header does not parse as {name}"
+                              f"{detail}") from exc
+
+
+def _container_truncated(data: bytes, fmt: str) -> str | None:
+    """Cheap checks of the container's own length bookkeeping, which decoding frame 0 alone
+    would miss (later animation frames) or report as an unparsable header (WebP)."""
+    if fmt == "webp":
+        (declared,) = struct.unpack("<I", data[4:8])
+        if declared + 8 > len(data):
+            return f"RIFF container declares {declared + 8} bytes, file has {len(data)}"
+    if fmt == "png" and data.rfind(b"IEND", 33) < 0:
+        return "no IEND chunk (the file ends early)"
+    return None
+
+
+def load_strict(source: Source, min_size: tuple[int, int] | None = None) -> Image.Image:
+    """Decode frame 0 fully, raising on truncation or corruption.
+
+    ``min_size``: for JPEG, decode at the smallest DCT scale (1/2, 1/4, 1/8) that still gives at
+    least this size (shrink-on-load). The whole entropy-coded data is still read, so truncation is
+    still detected.
+    """
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise ImageProcessingError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True; refusing to "
+                                   "decode because truncated images would pass as valid")
+    image, name = source.image, source.format.upper()
+    if min_size is not None and source.format == "jpeg" and image.mode in ("RGB", "L", "CMYK"):
+        image.draft(image.mode, (max(1, min_size[0]), max(1, min_size[1])))
+    try:
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise TooManyPixelsError(f"{name} frame has too many pixels: {exc}") from exc
+    except MemoryError as exc:
+        raise ImageProcessingError(f"out of memory decoding {name}") from exc
+    except _DECODE_ERRORS as exc:
+        message = str(exc).strip() or type(exc).__name__
+        if "unsupported" in message.lower():
+            raise UnsupportedFormatError(f"unsupported {name} variant: {message}") from exc
+        if isinstance(exc, EOFError) or any(w in message.lower() for w in _TRUNCATION_WORDS):
+            raise TruncatedImageError(f"truncated {name}: {message}") from exc
+        raise CorruptImageError(f"corrupt {name}: {message}") from exc
+    return image

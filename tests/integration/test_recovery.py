@@ -1,0 +1,162 @@
+"""Nothing lost, nothing done twice: retries with backoff (R3.6, R6.1), FAILED with details after
+three pipeline attempts and the DLQ (R2.4, R6.2, R6.3, R6.5), duplicates, crashes, stuck images,
+an unreachable upload bucket (R6.4), and a corpus of bad inputs through the real pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from qip import faults
+from qip.api import Pipeline
+from qip.exceptions import UploadError
+from qip.store import COMPLETED, FAILED, REJECTED, Upload, now_iso
+from tests import imaging_corpus as corpus
+from tests.integration.stack import capture_bus, capture_topic, wait_until
+
+
+@pytest.fixture
+def fault(stack):
+    """Set fault rules for the test (only for its own keys), cleared afterwards."""
+    path = stack.engine.faults_file
+
+    def set_rules(**rules: faults.Rule) -> None:
+        faults.write(path, rules)
+
+    yield set_rules
+    faults.write(path, {})
+
+
+def unique(name: str) -> str:
+    return f"recovery/{uuid.uuid4().hex[:8]}/{name}"
+
+
+def dlq_messages_for(stack, key: str) -> list[dict]:
+    return [letter for letter in stack.pipeline.dead_letters(limit=200) if letter.image_key == key]
+
+
+def test_a_transient_fault_is_retried_with_backoff_and_the_image_completes(stack, fault):
+    key = unique("flaky.jpg")
+    fault(thumbnails=faults.Rule("fail", times=2, key_contains=key))
+    bus = capture_bus(stack, f"flaky-{uuid.uuid4().hex[:8]}")
+    stack.put(key, corpus.make_jpeg(), "image/jpeg")
+
+    record = stack.wait([key])[key]
+
+    assert record["status"] == COMPLETED
+    assert record["attempt"] == 1  # the step's own retries sufficed: no pipeline retry
+    assert record["stages"]["thumbnails"]["attempt"] == 3
+    events = wait_until(lambda: [e for e in bus.drain() if e["detail"]["image"]["key"] == key
+                                 and e["detail"]["stage"] == "thumbnails"], message="thumbnail events")
+    kinds = [e["detail-type"] for e in sorted(events, key=lambda e: e["detail"]["timestamp"])]
+    assert kinds == ["Stage Started", "Stage Failed", "Stage Retrying", "Stage Failed", "Stage Retrying",
+                     "Stage Succeeded"]
+
+
+def test_a_permanent_fault_ends_failed_after_three_attempts_with_one_dlq_message_and_notification(stack, fault):
+    key = unique("doomed.jpg")
+    fault(resize=faults.Rule("fail", key_contains=key))
+    failures = capture_topic(stack, f"failed-{uuid.uuid4().hex[:8]}", {"status": ["FAILED"], "stage": ["pipeline"]})
+    stack.put(key, corpus.make_jpeg(), "image/jpeg")
+
+    record = stack.wait([key], timeout=240)[key]
+
+    assert record["status"] == FAILED and record["final_failure"] is True
+    assert record["attempt"] == 3
+    error = record["error"]
+    assert error["stage"] == "resize" and error["type"] == "InjectedFault" and error["attempt"] == 3
+    assert "injected fault in resize" in error["message"]
+    assert [h["status"] for h in record["history"]] == ["UPLOADED"] + ["PROCESSING", "FAILED"] * 3
+    assert len(dlq_messages_for(stack, key)) == 1
+    notes = [json.loads(n["Message"]) for n in failures.drain(settle=2.0)]
+    assert [n["kind"] for n in notes if n["image"]["key"] == key] == ["Pipeline Failed"]
+
+
+def test_a_crashed_worker_loses_nothing(stack, fault):
+    key = unique("crash.jpg")
+    fault(archive=faults.Rule("crash", times=1, key_contains=key))
+    stack.put(key, corpus.make_jpeg(), "image/jpeg")
+    record = stack.wait([key])[key]
+    assert record["status"] == COMPLETED
+    assert record["stages"]["archive"]["attempt"] == 2
+
+
+def test_the_same_upload_event_delivered_twice_processes_once(stack):
+    key = unique("twice.jpg")
+    stack.put(key, corpus.make_jpeg(), "image/jpeg")
+    first = stack.wait([key])[key]
+    pointer = {name: first[name] for name in ("bucket", "etag", "size", "content_type")}
+    pointer.update(key=key, sequencer=first["sequencer"].lstrip("0"), attempt=1)
+    sqs = stack.client("sqs")
+    for _ in range(2):  # a duplicate delivery of the run that already finished
+        sqs.send_message(QueueUrl=stack.info.queue_url, MessageBody=json.dumps({"image": pointer}))
+
+    wait_until(lambda: sqs.get_queue_attributes(
+        QueueUrl=stack.info.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]["ApproximateNumberOfMessages"] == "0", message="queue drained")
+    assert len(stack.executions_for(key)) == 1
+    again = stack.pipeline.store.get(key)
+    assert again["status"] == COMPLETED and again["completed_at"] == first["completed_at"]
+
+
+def test_a_new_upload_to_the_same_key_processes_the_new_version(stack):
+    key = unique("replaced.jpg")
+    stack.put(key, corpus.make_jpeg(100, 80), "image/jpeg")
+    assert stack.wait([key])[key]["metadata"]["width"] == 100
+    second = corpus.make_jpeg(60, 40)
+    stack.put(key, second, "image/jpeg")
+    record = wait_until(lambda: (r := stack.pipeline.store.get(key)) and r["status"] == COMPLETED
+                        and r["metadata"]["width"] == 60 and r, timeout=90, message="second version done")
+    assert record["size"] == len(second)
+    assert len(stack.executions_for(key)) == 2
+
+
+def test_the_reconciler_requeues_an_image_whose_message_was_lost(stack):
+    key = unique("stranded.jpg")
+    stack.put(key, corpus.make_jpeg(), "image/jpeg")
+    done = stack.wait([key])[key]
+    # a newer upload of the key whose queue message never arrived: recorded, then nothing
+    stranded = Upload(bucket=done["bucket"], key=key, size=done["size"], content_type=done["content_type"],
+                      etag=done["etag"], sequencer="F" * 20, uploaded_at=now_iso())
+    assert stack.pipeline.store.record_upload(stranded)
+
+    result = stack.pipeline.reconcile(older_than_minutes=0, max_attempts=3)
+
+    assert key in result["requeued"]
+    record = wait_until(lambda: (r := stack.pipeline.store.get(key)) and r["status"] == COMPLETED
+                        and r["sequencer"].endswith("F" * 20) and r, timeout=90, message="stranded image done")
+    assert record["attempt"] == 1
+
+
+def test_an_unreachable_upload_bucket_is_a_clear_error_and_nothing_is_recorded(stack, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(corpus.make_jpeg())
+    from dataclasses import replace
+
+    missing = Pipeline(replace(stack.info, upload_bucket=f"no-such-bucket-{uuid.uuid4().hex[:8]}"))
+    key = unique("never.jpg")
+    with pytest.raises(UploadError, match="could not upload .*no-such-bucket"):
+        missing.upload(photo, key)
+    assert stack.pipeline.store.get(key) is None
+
+
+def test_every_bad_input_is_rejected_with_a_specific_reason(stack):
+    bad = {name: (data, code, "image/jpeg") for name, (data, code) in corpus.bad_images().items()}
+    bad["text_declared_as_png"] = (b"plain text, declared as a PNG", "not_an_image", "image/png")
+    prefix = unique("bad/")
+    keys = {f"{prefix}{name}.jpg": (data, code, declared) for name, (data, code, declared) in bad.items()}
+    for key, (data, _code, declared) in keys.items():
+        stack.put(key, data, declared)
+    records = stack.wait(list(keys), timeout=180)
+
+    assert {k: r["status"] for k, r in records.items()} == {k: REJECTED for k in keys}
+    for key, record in records.items():
+        expected = keys[key][1]
+        # ingest names an empty file "empty"; the image core calls it not_an_image
+        assert record["reason"]["code"] == expected or (expected, record["reason"]["code"]) == (
+            "not_an_image", "empty"), (key, record["reason"])
+        assert record["reason"]["message"]
+    assert [e for k in keys for e in stack.executions_for(k) if e["status"] == "RUNNING"] == []
