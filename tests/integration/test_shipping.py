@@ -124,7 +124,8 @@ def test_the_artifact_alone_in_a_clean_interpreter_runs_every_handler(stack, tmp
             ("tracker_completed", "tracker", "a"),
             ("tracker_started", "tracker", "b"), ("tracker_rejected", "tracker", "b"),
             ("tracker_started", "tracker", "c"), ("tracker_failed", "tracker", "c"),
-            ("sqs_processing_batch", "dispatcher", "a"), ("s3_object_created", "ingest", "d")]
+            ("sqs_processing_batch", "dispatcher", "a"), ("s3_object_created", "ingest", "d"),
+            ("sqs_audit_batch", "audit", "a"), ("scheduled_sweep", "reconciler", "a")]
     cases = [case(name, module, letter) for name, module, letter in flow if module in handlers]
     assert handlers <= {c["module"].rsplit(".", 1)[1] for c in cases}, "a handler without a sample event run"
     (tmp_path / "cases.json").write_text(json.dumps(cases))
@@ -140,7 +141,7 @@ def test_the_artifact_alone_in_a_clean_interpreter_runs_every_handler(stack, tmp
            "TABLE_NAME": info.metadata_table, "UPLOAD_BUCKET": info.upload_bucket,
            "ARCHIVE_BUCKET": info.archive_bucket, "EVENT_BUS_NAME": info.event_bus, "TOPIC_ARN": info.topic_arn,
            "POWERTOOLS_SERVICE_NAME": "qip", "POWERTOOLS_METRICS_NAMESPACE": "QuantumImageProcessor",
-           "PIPELINE_RETRY_DELAY_SECONDS": "1", **isolated}
+           "AUDIT_TABLE_NAME": info.audit_table, "PIPELINE_RETRY_DELAY_SECONDS": "1", **isolated}
     result = subprocess.run([sys.executable, "-S", "-s", str(driver_dir / "driver.py"), str(folder),
                              str(tmp_path / "cases.json"), str(tmp_path / "results.json")],
                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
@@ -159,6 +160,9 @@ def test_the_artifact_alone_in_a_clean_interpreter_runs_every_handler(stack, tmp
     assert by_name["tracker_failed/c"]["requeued"] is True
     if "sqs_processing_batch/a" in by_name:
         assert by_name["sqs_processing_batch/a"] == {"batchItemFailures": []}
+    assert by_name["sqs_audit_batch/a"] == {"batchItemFailures": []}
+    assert stack.pipeline.history(keys["a"])[0]["detail-type"] == "Stage Succeeded"
+    assert by_name["scheduled_sweep/a"]["checked"] >= 0 and by_name["scheduled_sweep/a"]["requeued"] == []
     # the effects landed in the stack's own table and archive bucket
     assert stack.pipeline.status(keys["a"])["status"] == "COMPLETED"
     assert stack.pipeline.status(keys["b"])["status"] == "REJECTED"
@@ -249,7 +253,8 @@ def test_a_failed_deploy_rolls_back_and_says_why(stack, shipped_stack):
     code = deploy.Artifact("qip-artifacts", "code/missing.zip")
     template = deploy.packaged_template(deploy.TEMPLATE, code, missing)
     with pytest.raises(DeployError) as failure:
-        deploy.deploy(cloudformation, shipped_stack, template, dict(LOCAL_PARAMETERS), timeout=300)
+        deploy.deploy(cloudformation, shipped_stack, template, dict(LOCAL_PARAMETERS), timeout=300,
+                      s3=stack.client("s3"), bucket="qip-artifacts")
     message = str(failure.value)
     assert "ROLLBACK_COMPLETE" in message and "rolled back" in message
     assert "ProcessingPipeline CREATE_FAILED" in message and "missing.json" in message

@@ -179,3 +179,18 @@ def test_is_transient_for_aws_error_codes(code, status, transient):
     error = ClientError({"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
                         "Call")
     assert is_transient(error) is transient
+
+
+def test_no_metrics_are_emitted_when_monitoring_is_off(aws, store, step_event, monkeypatch, capsys):
+    monkeypatch.setenv("MONITORING_ENABLED", "false")
+    run_step("resize", step_event, lambda request: {"ok": True})
+    assert '"_aws"' not in capsys.readouterr().out
+
+
+def test_a_failed_run_counts_as_a_failure_for_the_failure_rate(aws, store, step_event, monkeypatch, capsys):
+    monkeypatch.setenv("MONITORING_ENABLED", "true")
+    with pytest.raises(ValueError):
+        run_step("resize", step_event, lambda request: (_ for _ in ()).throw(ValueError("boom")))
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    [metrics] = [doc for doc in documents if "StageFailed" in doc]
+    assert metrics["StageFailed"] == [1.0] and metrics["StageSucceeded"] == [0.0]

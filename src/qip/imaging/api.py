@@ -77,7 +77,7 @@ def resize(data: bytes, options: RenderOptions = DEFAULT_OPTIONS,
            limits: Limits = DEFAULT_LIMITS) -> Derivative:
     """The display image: upright, sRGB, fitted in ``options.max_side`` (never upscaled), in
     ``options.resize_format``, without EXIF."""
-    prepared = prepare(open_checked(data, limits), options.max_side)
+    prepared = prepare(open_checked(data, limits), options.max_side, options.shrink_tolerance)
     return derivative(DISPLAY_NAME, prepared.image, options.resize_format, options)
 
 
@@ -115,7 +115,7 @@ def process(data: bytes, options: RenderOptions = DEFAULT_OPTIONS,
     """
     source = open_checked(data, limits)
     digest = pool().submit(sha256_hex, data)
-    prepared = prepare(source, options.max_side)
+    prepared = prepare(source, options.max_side, options.shrink_tolerance)
     display_job = pool().submit(derivative, DISPLAY_NAME, prepared.image, options.resize_format,
                                 options)
     steps = cascade(prepared.image, options.thumbnail_sizes)

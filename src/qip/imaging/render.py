@@ -60,9 +60,10 @@ def fit(size: tuple[int, int], box: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def prepare(source: Source, box: int) -> Prepared:
-    """Decode (shrinking on load) and normalise the source to fit in box x box."""
-    image = load_strict(source, fit(source.size, box))
+def prepare(source: Source, box: int, tolerance: float = 0.0) -> Prepared:
+    """Decode (shrinking on load) and normalise the source to fit in box x box; with a tolerance,
+    the result may be that much smaller when a smaller decode scale allows it."""
+    image = load_strict(source, fit(source.size, max(1, int(box * (1 - tolerance)))))
     exif = read_exif(image, image.format or "")  # after load: a PNG eXIf chunk may follow IDAT
     orientation = orientation_of(exif)
     icc = image.info.get("icc_profile") or None
