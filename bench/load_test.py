@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.imaging_corpus
@@ -29,14 +28,11 @@ from qip.api import Pipeline  # noqa: E402
 from qip.local import stack as local_stack  # noqa: E402
 from qip.local.engine import Engine  # noqa: E402
 from qip.metrics_report import percentile  # noqa: E402
+from qip.store import elapsed_ms  # noqa: E402
 from tests import imaging_corpus as corpus  # noqa: E402
 from tests.integration.stack import free_port  # noqa: E402
 
 STAGES = ("validate", "extract_metadata", "resize", "thumbnails", "archive")
-
-
-def parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def main() -> int:
@@ -119,9 +115,9 @@ def check(pipeline, info, uploads, records, elapsed, uploaded_in) -> int:
     if letters != failed:
         problems.append(f"DLQ holds {sorted(letters)[:5]}... but FAILED are {sorted(failed)[:5]}...")
 
-    latencies = [(parse(r.get("completed_at") or r.get("failed_at") or r["updated_at"]) - parse(r["uploaded_at"]))
-                 .total_seconds() * 1000 for r in records.values() if r["status"] in ("COMPLETED", "FAILED", "REJECTED")
-                 and (r.get("completed_at") or r.get("failed_at") or r.get("updated_at"))]
+    latencies = [ms for r in records.values() if r["status"] in ("COMPLETED", "FAILED", "REJECTED")
+                 and (ms := elapsed_ms(r["uploaded_at"], r.get("completed_at") or r.get("failed_at")
+                                       or r.get("updated_at"))) is not None]
     print(f"\nstatuses: {statuses}")
     print(f"uploads took {uploaded_in:.1f} s; all terminal after {elapsed:.1f} s")
     print(f"throughput: {len(uploads) / elapsed * 60:.0f} images/minute")

@@ -328,7 +328,7 @@ def cmd_retry(args) -> Exit:
 def cmd_redrive(args) -> Exit:
     result = Pipeline(_stack(args)).redrive()
     console.print(f"moved {len(result.moved)} message(s) back to the processing queue; "
-                  f"kept {len(result.kept)} that are not pipeline messages", highlight=False)
+                  f"kept {result.kept} that are not pipeline messages", highlight=False)
     return Exit.OK
 
 

@@ -38,6 +38,24 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def parse_iso(value: str | None) -> datetime | None:
+    """A timestamp of `now_iso()`'s format (or any ISO 8601) as an aware datetime; None if absent or bad."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def elapsed_ms(start: str | None, end: str | None) -> int | None:
+    """Milliseconds between two timestamps; None when either is missing."""
+    begin, finish = parse_iso(start), parse_iso(end)
+    if begin is None or finish is None:
+        return None
+    return round((finish - begin).total_seconds() * 1000)
+
+
 @dataclass(frozen=True)
 class Upload:
     """An object that arrived in the upload bucket, as the ingest function saw it."""

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from qip import faults
+from qip import cli, faults
 from qip.api import Pipeline
 from qip.exceptions import UploadError
 from qip.store import COMPLETED, FAILED, REJECTED, Upload, now_iso
@@ -28,6 +28,12 @@ def fault(stack):
 
     yield set_rules
     faults.write(path, {})
+
+
+def qip(stack, *args: str) -> int:
+    """The command line, in process, against the session's stack."""
+    return cli.main(["--port", str(stack.engine.port), "--home", str(stack.engine.home), "--stack", stack.name,
+                     *args])
 
 
 def unique(name: str) -> str:
@@ -73,6 +79,18 @@ def test_a_permanent_fault_ends_failed_after_three_attempts_with_one_dlq_message
     assert len(dlq_messages_for(stack, key)) == 1
     notes = [json.loads(n["Message"]) for n in failures.drain(settle=2.0)]
     assert [n["kind"] for n in notes if n["image"]["key"] == key] == ["Pipeline Failed"]
+
+    # fixed (the fault cleared), the image is retried from the command line and completes
+    fault()
+    assert qip(stack, "retry", key) == 0
+    assert wait_until(lambda: stack.pipeline.store.get(key)["status"] == COMPLETED, timeout=90,
+                      message="retried image completes")
+    # and `qip redrive` empties the DLQ of it without processing it a second time
+    assert qip(stack, "redrive") == 0
+    assert dlq_messages_for(stack, key) == []
+    wait_until(lambda: len(stack.executions_for(key)) == 5, timeout=30, message="the redriven run")
+    record = stack.pipeline.store.get(key)
+    assert record["status"] == COMPLETED and record["attempt"] == 4  # the redriven run found it done
 
 
 def test_a_crashed_worker_loses_nothing(stack, fault):

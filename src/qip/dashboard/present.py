@@ -11,10 +11,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import urlencode
 
+from qip.store import parse_iso
 from qip.dashboard.charts import format_ms
 from qip.dashboard.stats import STAGES
 
@@ -115,7 +115,7 @@ def detail(record: dict[str, Any], links: Links) -> Detail:
 def timeline(record: dict[str, Any]) -> list[Stage]:
     """The five stages in pipeline order, placed on one time axis (percent of the whole run)."""
     recorded = record.get("stages") or {}
-    times = [_parse(value) for stage in recorded.values() for value in (stage.get("started_at"),
+    times = [parse_iso(value) for stage in recorded.values() for value in (stage.get("started_at"),
                                                                          stage.get("completed_at"))]
     times = [t for t in times if t is not None]
     start, end = (min(times), max(times)) if times else (None, None)
@@ -123,7 +123,7 @@ def timeline(record: dict[str, Any]) -> list[Stage]:
     stages = []
     for name in STAGES:
         data = recorded.get(name) or {}
-        begin, finish = _parse(data.get("started_at")), _parse(data.get("completed_at"))
+        begin, finish = parse_iso(data.get("started_at")), parse_iso(data.get("completed_at"))
         offset = width = 0.0
         if start and begin and finish and span > 0:
             offset = (begin - start).total_seconds() / span * 100
@@ -178,13 +178,13 @@ def human_size(value: Any) -> str:
 
 def short_time(value: str | None) -> str:
     """`2026-11-28 15:39:13` from an ISO timestamp (UTC), for tables."""
-    parsed = _parse(value)
+    parsed = parse_iso(value)
     return parsed.strftime("%Y-%m-%d %H:%M:%S") if parsed else (value or "")
 
 
 def clock(value: str | None) -> str:
     """`15:39:13.499` from an ISO timestamp (UTC), for the timeline."""
-    parsed = _parse(value)
+    parsed = parse_iso(value)
     return parsed.strftime("%H:%M:%S.%f")[:-3] if parsed else "\u2014"
 
 
@@ -205,10 +205,3 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

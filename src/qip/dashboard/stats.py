@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from qip.api import Pipeline, QueueState
-from qip.store import COMPLETED, FAILED, REJECTED, STATUSES
+from qip.store import COMPLETED, FAILED, REJECTED, STATUSES, elapsed_ms, parse_iso
 
 STAGES = ("validate", "extract_metadata", "resize", "thumbnails", "archive")
 WINDOW_MINUTES = 30  # throughput chart: one bar per minute
@@ -81,7 +81,7 @@ def latencies(records: Iterable[dict[str, Any]]) -> tuple[list[Latency], Latency
             duration = ((record.get("stages") or {}).get(stage) or {}).get("duration_ms")
             if isinstance(duration, (int, float)):
                 values.append(float(duration))
-        run = _ms_between(record.get("started_at"), record.get("completed_at"))
+        run = elapsed_ms(record.get("started_at"), record.get("completed_at"))
         if run is not None:
             runs.append(run)
     stages = [Latency(stage, percentile(v, 50), percentile(v, 95), len(v)) for stage, v in per_stage.items()]
@@ -95,7 +95,7 @@ def throughput(records: Iterable[dict[str, Any]], now: datetime, minutes: int = 
     tallies = [{COMPLETED: 0, REJECTED: 0, FAILED: 0} for _ in range(minutes)]
     for record in records:
         status = record.get("status")
-        at = _parse(finished_at(record))
+        at = parse_iso(finished_at(record))
         if status not in (COMPLETED, REJECTED, FAILED) or at is None or not start <= at < end:
             continue
         tallies[int((at - start).total_seconds() // 60)][status] += 1
@@ -122,19 +122,3 @@ def overview(pipeline: Pipeline, now: datetime | None = None) -> Overview:
     counts = pipeline.counts()
     return Overview({status: counts.get(status, 0) for status in STATUSES}, throughput(finished, now), stages,
                     end_to_end, pipeline.queues(), now)
-
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _ms_between(start: str | None, end: str | None) -> float | None:
-    begin, finish = _parse(start), _parse(end)
-    if begin is None or finish is None:
-        return None
-    return (finish - begin).total_seconds() * 1000

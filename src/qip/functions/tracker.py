@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from qip import aws, config
 from qip.functions import runtime
 from qip.functions.step import transient_errors
-from qip.store import COMPLETED, FAILED, PROCESSING, REJECTED
+from qip.store import COMPLETED, FAILED, PROCESSING, REJECTED, elapsed_ms
 from qip.telemetry import PIPELINE_COMPLETED, PIPELINE_FAILED, PIPELINE_RETRYING, PIPELINE_STARTED, UPLOAD_REJECTED, Transition
 
 STAGE = "pipeline"
@@ -73,7 +73,7 @@ def completed(request: TrackRequest) -> dict:
         runtime.measure(STAGE, PipelineCompleted=(MetricUnit.Count, 1),
                         BytesProcessed=(MetricUnit.Bytes, record.get("size") or 0),
                         EndToEndLatency=(MetricUnit.Milliseconds,
-                                         _elapsed_ms(record.get("uploaded_at"), record.get("completed_at")) or 0))
+                                         elapsed_ms(record.get("uploaded_at"), record.get("completed_at")) or 0))
     return {"status": COMPLETED}
 
 
@@ -84,7 +84,7 @@ def processing_summary(record: dict, outputs: dict) -> dict:
         "dimensions": outputs.get("dimensions"),
         "outputs": outputs,
         "stage_ms": {name: stage.get("duration_ms") for name, stage in stages.items()},
-        "total_ms": _elapsed_ms(record.get("started_at"), record.get("completed_at")),
+        "total_ms": elapsed_ms(record.get("started_at"), record.get("completed_at")),
     }
 
 
@@ -136,15 +136,6 @@ def describe_error(caught: dict, last_step_error: dict | None, attempt: int) -> 
         "attempt": attempt,
         "state_machine_error": caught.get("Error"),
     }
-
-
-def _elapsed_ms(start: str | None, end: str | None) -> int | None:
-    from datetime import datetime
-
-    if not start or not end:
-        return None
-    parse = lambda value: datetime.fromisoformat(value.replace("Z", "+00:00"))  # noqa: E731
-    return round((parse(end) - parse(start)).total_seconds() * 1000)
 
 
 ACTIONS = {"started": started, "rejected": rejected, "completed": completed, "failed": failed}
