@@ -142,8 +142,15 @@ def _results_table(pipeline: Pipeline, records: dict[str, dict]) -> Table:
 
 
 # ---------------------------------------------------------------------- commands
+def _up_progress(args):
+    """What `up` and `demo` print while deploying: the steps, and each resource only with --verbose."""
+    if getattr(args, "verbose", False):
+        return console.print
+    return lambda line: None if line.startswith("  ") else console.print(line, highlight=False)
+
+
 def cmd_up(args) -> Exit:
-    info = local_stack.up(_engine(args), config.STACK_NAME.get(args.stack), progress=console.print)
+    info = local_stack.up(_engine(args), config.STACK_NAME.get(args.stack), progress=_up_progress(args))
     console.print(f"[green]ready[/]: upload to s3://{info.upload_bucket} at {info.endpoint_url}")
     return Exit.OK
 
@@ -243,7 +250,7 @@ def cmd_demo(args) -> Exit:
     from qip.samples import write_samples
 
     started = time.monotonic()
-    info = local_stack.up(_engine(args), config.STACK_NAME.get(args.stack), progress=console.print)
+    info = local_stack.up(_engine(args), config.STACK_NAME.get(args.stack), progress=_up_progress(args))
     console.print(f"stack ready in {time.monotonic() - started:.1f} s")
     pipeline = Pipeline(info)
     prefix = args.prefix or time.strftime("demo/%Y%m%d-%H%M%S/")
@@ -382,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="start the local engine and deploy the stack (safe to repeat)",
                              description="Start the local engine on 127.0.0.1 if it is not running, then "
                                          "create or update the stack from template.yaml. Returns when ready.")
+    up.add_argument("--verbose", action="store_true", help="show every resource change and stack event")
     up.set_defaults(run=cmd_up)
     down = commands.add_parser("down", help="stop the local engine (its state is kept)",
                                description="Stop the local engine and all its worker processes. State stays "
@@ -499,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--prefix", help="key prefix (default demo/<time>/)")
     demo.add_argument("--dashboard", action="store_true", help="then serve the web dashboard until Ctrl-C")
     demo.add_argument("--dashboard-port", type=int, default=8765, help="port of --dashboard (default 8765)")
+    demo.add_argument("--verbose", action="store_true", help="show every resource change and stack event")
     demo.set_defaults(run=cmd_demo)
 
     dashboard = commands.add_parser("dashboard", help="the web dashboard of the stack (until Ctrl-C)",

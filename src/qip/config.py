@@ -65,6 +65,10 @@ PIPELINE_MAX_ATTEMPTS = Setting(
 PIPELINE_RETRY_DELAY_SECONDS = Setting(
     "PIPELINE_RETRY_DELAY_SECONDS", 30, "delay before the 2nd attempt; doubles after", int
 )
+MAX_RUNNING_IMAGES = Setting(
+    "MAX_RUNNING_IMAGES", 0, "most pipeline executions running at once; 0 = no limit (dispatcher)", int
+)
+DEFER_SECONDS = Setting("DEFER_SECONDS", (2, 10), "delay range (s) for an image over that limit", _ints)
 STUCK_AFTER_MINUTES = Setting(
     "STUCK_AFTER_MINUTES", 30, "an image UPLOADED or PROCESSING this long is checked by the reconciler", int
 )

@@ -115,3 +115,32 @@ def test_execution_that_cannot_start_is_reported(aws, batch, lambda_context, mon
     with pytest.raises(BatchProcessingError, match="All records failed"):
         dispatcher.handler(batch, lambda_context)
     assert aws.executions() == []
+
+
+def test_images_over_the_running_limit_are_recorded_then_queued_again_with_a_delay(aws, store, batch,
+                                                                                    lambda_context, monkeypatch):
+    monkeypatch.setenv("MAX_RUNNING_IMAGES", "1")
+    monkeypatch.setenv("DEFER_SECONDS", "0,0")  # moto's queue would hide a delayed message from this test
+    assert dispatcher.handler(batch, lambda_context) == {"batchItemFailures": []}
+
+    assert [e["name"] for e in aws.executions()] == [upload_name()]  # the first takes the only place
+    assert store.get(UPLOAD_KEY)["status"] == UPLOADED
+    deferred = aws.queued(aws.queue_url)
+    assert deferred == [{"image": retry_image(batch)}]  # the second waits, as a fresh message
+
+    # with the place still taken (the first run is RUNNING), it is deferred again, not started
+    again = {"Records": [{**batch["Records"][-1], "messageId": "deferred-once"}]}
+    assert dispatcher.handler(again, lambda_context) == {"batchItemFailures": []}
+    assert len(aws.executions()) == 1 and aws.queued(aws.queue_url) == [{"image": retry_image(batch)}]
+
+    # once the run ends, the deferred image starts
+    for execution in aws.executions():
+        aws.sfn.stop_execution(executionArn=execution["executionArn"])
+    assert dispatcher.handler(again, lambda_context) == {"batchItemFailures": []}
+    assert sorted(e["name"] for e in aws.executions()) == sorted([upload_name(), name_of(retry_image(batch))])
+
+
+def test_without_a_limit_nothing_is_deferred(aws, batch, lambda_context, monkeypatch):
+    monkeypatch.setenv("MAX_RUNNING_IMAGES", "0")
+    assert dispatcher.handler(batch, lambda_context) == {"batchItemFailures": []}
+    assert len(aws.executions()) == 2 and aws.queued(aws.queue_url) == []

@@ -3,11 +3,18 @@
 A message is either an upload event that EventBridge put on the queue (ingest records it and
 judges it) or a pipeline retry the tracker queued. Each image gets one Step Functions execution:
 its name is derived from the upload and the attempt, so a message delivered twice starts one.
+
+Admission control: with MAX_RUNNING_IMAGES set, no more than that many executions run at once.
+An image over the limit is recorded as usual, then queued again with a short delay (sent before
+its message is deleted, so nothing is lost, and a new message, so its receive count - which
+sends poison messages to the DLQ - does not grow). This bounds the Lambda concurrency a burst
+of uploads causes, on AWS and on the local engine alike.
 """
 
 from __future__ import annotations
 
 import json
+import random
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
@@ -36,17 +43,60 @@ def start(image: dict) -> str:
     return name
 
 
-def dispatch(record: SQSRecord) -> str | None:
+class Admission:
+    """How many more executions may start in this batch (None: no limit)."""
+
+    def __init__(self, limit: int) -> None:
+        self.free = None if limit <= 0 else max(0, limit - running_executions(limit))
+
+    def take(self) -> bool:
+        if self.free is None:
+            return True
+        if self.free <= 0:
+            return False
+        self.free -= 1
+        return True
+
+
+def running_executions(limit: int) -> int:
+    """Executions RUNNING now, counted up to `limit` (no need to know more)."""
+    sfn = aws.client("stepfunctions")
+    count = 0
+    pages = sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=runtime.required(config.STATE_MACHINE_ARN), statusFilter="RUNNING",
+        PaginationConfig={"PageSize": min(max(limit, 1), 1000)})
+    for page in pages:
+        count += len(page["executions"])
+        if count >= limit:
+            break
+    return count
+
+
+def defer(image: dict) -> None:
+    delay = random.randint(*config.DEFER_SECONDS.get())  # noqa: S311 - jitter, not security
+    aws.client("sqs").send_message(QueueUrl=runtime.required(config.QUEUE_URL),
+                                   MessageBody=json.dumps({"image": image}), DelaySeconds=delay)
+    runtime.logger.info("too many images in flight; queued again", extra={"delay_seconds": delay})
+
+
+def dispatch(record: SQSRecord, admission: Admission) -> str | None:
     body = json.loads(record.body)
     if body.get("source") == "aws.s3" and "detail" in body:
         image = ingest(S3EventBridgeNotificationEvent(body))
     elif isinstance(body.get("image"), dict):
-        image = body["image"]  # a pipeline retry
+        image = body["image"]  # a pipeline retry, or an image deferred by admission control
     else:
         raise UnknownMessageError(f"message {record.message_id} is neither an upload event nor a retry")
-    return start(image) if image else None
+    if not image:
+        return None
+    if not admission.take():
+        defer(image)
+        return None
+    return start(image)
 
 
 @runtime.logger.inject_lambda_context
 def handler(event: dict, context) -> dict:
-    return process_partial_response(event=event, record_handler=dispatch, processor=processor, context=context)
+    admission = Admission(config.MAX_RUNNING_IMAGES.get())
+    return process_partial_response(event=event, record_handler=lambda record: dispatch(record, admission),
+                                    processor=processor, context=context)

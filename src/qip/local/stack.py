@@ -24,6 +24,9 @@ LOCAL_ONLY_PARAMETERS = {
 LOCAL_PARAMETERS = {
     **LOCAL_ONLY_PARAMETERS,
     "PipelineRetryDelaySeconds": "2",
+    # Every Lambda worker of the engine unpacks the artifact on its first call: a few images at
+    # a time keep a burst on this machine from spawning hundreds of them.
+    "MaxRunningImages": "4",
     # The engine runs the functions on this machine, from the artifact built for its architecture.
     "Architecture": build.machine_arch(),
 }
