@@ -111,6 +111,23 @@ def make_gps_jpeg() -> bytes:
     return make_jpeg(exif=camera_exif(gps=True))
 
 
+def with_app_segments(jpeg: bytes, payloads: list[bytes], marker: int = 0xE1) -> bytes:
+    """``jpeg`` with one APPn (default APP1) segment per payload inserted right after SOI, each
+    with a correct big-endian length field (payload + 2, at most 65535)."""
+    segments = b"".join(bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+                        for payload in payloads)
+    return jpeg[:2] + segments + jpeg[2:]
+
+
+def make_huge_exif_jpeg(segments: int = 20, segment_bytes: int = 60_000) -> bytes:
+    """A valid small JPEG carrying ``segments`` APP1 segments of ``segment_bytes`` each (default
+    20 x 60 kB = 1.2 MB): a parseable Exif header (camera EXIF) followed by EXIF-like junk."""
+    header = camera_exif(gps=False).tobytes()  # starts with b"Exif\0\0" and a TIFF header
+    junk = random.Random(20240502).randbytes(segment_bytes)
+    payload = (header + junk)[:segment_bytes]
+    return with_app_segments(make_jpeg(32, 24), [payload] * segments)
+
+
 # --- PNG -------------------------------------------------------------------------------------
 
 def png_chunk(kind: bytes, payload: bytes) -> bytes:
@@ -295,4 +312,5 @@ def bad_images() -> dict[str, tuple[bytes, str]]:
         "polyglot_gif_js": (b"GIF89a/*<script>alert(document.domain)</script>*/=1;",
                             "not_an_image"),
         "polyglot_jpeg_php": (b"\xff\xd8\xff\xe0<?php system($_GET['c']); ?>", "not_an_image"),
+        "jpeg_huge_exif": (make_huge_exif_jpeg(), "too_much_metadata"),
     }

@@ -75,6 +75,9 @@ STUCK_AFTER_MINUTES = Setting(
 MAX_BYTES = Setting("MAX_BYTES", 50 * 1024 * 1024, "largest upload accepted, in bytes", int)
 MAX_PIXELS = Setting("MAX_PIXELS", 100_000_000, "largest image accepted, in pixels", int)
 MAX_FRAMES = Setting("MAX_FRAMES", 500, "most frames accepted in an animation", int)
+MAX_METADATA_BYTES = Setting(
+    "MAX_METADATA_BYTES", 256 * 1024, "most bytes of embedded metadata (EXIF, XMP, ICC, comments) accepted", int
+)
 MAX_SIDE = Setting("MAX_SIDE", 2048, "long side of the resized (display) image, in pixels", int)
 THUMBNAIL_SIZES = Setting("THUMBNAIL_SIZES", (512, 256, 128), "thumbnail long sides", _ints)
 THUMBNAIL_FORMAT = Setting("THUMBNAIL_FORMAT", "webp", "thumbnail format: webp or jpeg")

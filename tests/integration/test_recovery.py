@@ -10,12 +10,15 @@ import uuid
 
 import pytest
 
+import jsonschema
+
 from qip import cli, faults
 from qip.api import Pipeline
 from qip.exceptions import UploadError
 from qip.store import COMPLETED, FAILED, REJECTED, Upload, now_iso
 from tests import imaging_corpus as corpus
 from tests.integration.stack import capture_bus, capture_topic, wait_until
+from tests.integration.test_observability import SCHEMA
 
 
 @pytest.fixture
@@ -66,6 +69,7 @@ def test_a_permanent_fault_ends_failed_after_three_attempts_with_one_dlq_message
     key = unique("doomed.jpg")
     fault(resize=faults.Rule("fail", key_contains=key))
     failures = capture_topic(stack, f"failed-{uuid.uuid4().hex[:8]}", {"status": ["FAILED"], "stage": ["pipeline"]})
+    bus = capture_bus(stack, f"doomed-{uuid.uuid4().hex[:8]}")
     stack.put(key, corpus.make_jpeg(), "image/jpeg")
 
     record = stack.wait([key], timeout=240)[key]
@@ -77,6 +81,23 @@ def test_a_permanent_fault_ends_failed_after_three_attempts_with_one_dlq_message
     assert "injected fault in resize" in error["message"]
     assert [h["status"] for h in record["history"]] == ["UPLOADED"] + ["PROCESSING", "FAILED"] * 3
     assert len(dlq_messages_for(stack, key)) == 1
+    # every transition of the failing image, in order, each valid against the event schema
+    def until_failed():
+        mine = [e for e in bus.drain() if e["detail"]["image"]["key"] == key]
+        return mine if any(e["detail-type"] == "Pipeline Failed" for e in mine) else None
+
+    events = sorted(wait_until(until_failed, message="failure events"), key=lambda e: e["detail"]["timestamp"])
+    for event in events:
+        jsonschema.validate(event, SCHEMA)
+    kinds = [e["detail-type"] for e in events]
+    assert kinds[0] == "Image Uploaded" and kinds[-1] == "Pipeline Failed"
+    assert kinds.count("Pipeline Started") == 3 and kinds.count("Pipeline Retrying") == 2
+    resize = [(e["detail-type"], e["detail"]["attempt"]) for e in events if e["detail"]["stage"] == "resize"]
+    one_run = [("Stage Started", 1), ("Stage Failed", 1)] + [
+        kind for attempt in (2, 3, 4) for kind in (("Stage Retrying", attempt), ("Stage Failed", attempt))]
+    assert resize == one_run * 3  # four tries (one and three retries) in each of three pipeline runs
+    failed = events[-1]["detail"]
+    assert failed["error"]["stage"] == "resize" and failed["attempt"] == 3 and failed["final"] is True
     notes = [json.loads(n["Message"]) for n in failures.drain(settle=2.0)]
     assert [n["kind"] for n in notes if n["image"]["key"] == key] == ["Pipeline Failed"]
 

@@ -70,3 +70,18 @@ def test_steps_pass_pointers_and_context_never_the_whole_state():
         assert parameters["image.$"] == "$.image"
         assert parameters["context"] == {"execution.$": "$$.Execution.Name", "state.$": "$$.State.Name",
                                          "retry.$": "$$.State.RetryCount"}
+
+
+def test_queues_hide_a_message_at_least_six_times_their_consumer_s_timeout():
+    from tests.unit import template_model as model
+
+    resources = model.synthesized()["Resources"]
+    checked = 0
+    for mapping in (r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"):
+        function = resources[mapping["Properties"]["FunctionName"]["Ref"]]
+        queue = resources[mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]]
+        assert queue["Properties"]["VisibilityTimeout"] >= 6 * function["Properties"]["Timeout"]
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert "RedrivePolicy" in queue["Properties"]  # poison messages end in the DLQ
+        checked += 1
+    assert checked == 2  # the processing queue and the audit queue

@@ -194,3 +194,16 @@ def test_a_failed_run_counts_as_a_failure_for_the_failure_rate(aws, store, step_
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     [metrics] = [doc for doc in documents if "StageFailed" in doc]
     assert metrics["StageFailed"] == [1.0] and metrics["StageSucceeded"] == [0.0]
+
+
+def test_a_step_error_is_logged_as_json_with_the_image_key_and_correlation_id(aws, store, step_event, caplog):
+    from qip.functions import runtime
+
+    with pytest.raises(ValueError):
+        run_step("resize", step_event, lambda request: (_ for _ in ()).throw(ValueError("bad pixels")))
+    [record] = [r for r in caplog.records if r.getMessage() == "step failed"]
+    failure = json.loads(runtime.logger.registered_formatter.format(record))  # the line Lambda would log
+    assert failure["level"] == "ERROR"
+    assert failure["image_key"] == step_event["image"]["key"]
+    assert failure["correlation_id"] == step_event["context"]["execution"]
+    assert failure["error"]["type"] == "ValueError" and "bad pixels" in failure["error"]["message"]

@@ -8,7 +8,8 @@ from qip.imaging import Limits, RenderOptions
 
 def limits() -> Limits:
     return Limits(max_bytes=config.MAX_BYTES.get(), max_pixels=config.MAX_PIXELS.get(),
-                  max_frames=config.MAX_FRAMES.get())
+                  max_frames=config.MAX_FRAMES.get(),
+                  max_metadata_bytes=config.MAX_METADATA_BYTES.get())
 
 
 def render_options() -> RenderOptions:

@@ -19,6 +19,7 @@ from .exceptions import (
     CorruptImageError,
     ImageProcessingError,
     ImageTooLargeError,
+    MetadataTooLargeError,
     NotAnImageError,
     TooManyFramesError,
     TooManyPixelsError,
@@ -27,6 +28,7 @@ from .exceptions import (
 )
 from .frames import StructureTruncated, count_frames
 from .limits import Limits
+from .metadata_size import DESCRIPTION, container_metadata_bytes, info_metadata_bytes
 from .sniff import PIL_FORMATS, SNIFF_BYTES, sniff
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF; Pillow 13 reads AVIF itself
@@ -54,7 +56,7 @@ class Source:
 
 
 def open_checked(data: bytes, limits: Limits) -> Source:
-    """Check bytes, magic, header, pixels and frames; nothing is decoded yet."""
+    """Check bytes, magic, metadata size, header, pixels and frames; nothing is decoded yet."""
     size = len(data)
     if size == 0:
         raise NotAnImageError("empty file (0 bytes)")
@@ -67,7 +69,12 @@ def open_checked(data: bytes, limits: Limits) -> Source:
     missing = _container_truncated(data, fmt)
     if missing:
         raise TruncatedImageError(f"truncated {name}: {missing}")
+    walked = container_metadata_bytes(data, fmt)  # JPEG/PNG: before Pillow parses any of it
+    if walked is not None:
+        _check_metadata(name, walked, limits)
     image = _open_header(data, fmt)
+    if walked is None:
+        _check_metadata(name, info_metadata_bytes(image.info), limits)
     width, height = image.size
     if width <= 0 or height <= 0:
         raise CorruptImageError(f"{name} header declares an empty image ({width}x{height})")
@@ -85,6 +92,12 @@ def open_checked(data: bytes, limits: Limits) -> Source:
         raise TooManyFramesError(f"{name} has more than {limits.max_frames} frames")
     return Source(image=image, format=fmt, data=data, frame_count=max(frames, 1),
                   mode=image.mode, size=image.size)
+
+
+def _check_metadata(name: str, amount: int, limits: Limits) -> None:
+    if amount > limits.max_metadata_bytes:
+        raise MetadataTooLargeError(f"{name} carries {amount} bytes of metadata ({DESCRIPTION}); "
+                                    f"the limit is {limits.max_metadata_bytes}")
 
 
 def _open_header(data: bytes, fmt: str) -> Image.Image:

@@ -61,6 +61,13 @@ class TooManyFramesError(InvalidImageError):
     reason_code = "too_many_frames"
 
 
+class MetadataTooLargeError(InvalidImageError):
+    """The file carries more embedded metadata than ``Limits.max_metadata_bytes`` (huge EXIF,
+    XMP, ICC profile, comments or PNG text chunks)."""
+
+    reason_code = "too_much_metadata"
+
+
 class CorruptImageError(InvalidImageError):
     """The header parsed but the image data cannot be decoded."""
 

@@ -19,6 +19,9 @@ class Limits:
     """Largest accepted width x height of one frame, read from the header (decompression bombs)."""
     max_frames: int = 500
     """Most frames (animation) or pages (TIFF) accepted; counting stops as soon as it is exceeded."""
+    max_metadata_bytes: int = 256 * 1024
+    """Most bytes of embedded metadata (EXIF, XMP, ICC profile, comments, PNG text) accepted,
+    summed from the container's segment or chunk lengths before anything is decoded."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
