@@ -157,6 +157,14 @@ def test_an_upload_through_the_page_completes_and_its_detail_shows_thumbnails_an
     expect(page.locator("#gps")).to_contain_text("GPS location")
     expect(page.locator("#exif")).to_contain_text("QuantumCam")
     expect(page.locator("#history .badge")).to_have_text(["UPLOADED", "PROCESSING", "COMPLETED"])
+
+    def audit_complete() -> bool:  # the audit trail is written a moment after the pipeline's last step
+        page.reload()
+        return page.locator("#events tr[data-kind='Pipeline Completed']").count() == 1
+
+    wait_until(audit_complete, timeout=30, interval=1.0, message="the image's events on its page")
+    expect(page.locator("#events tr[data-kind='Pipeline Completed'] td").last).to_have_text("SNS")
+    expect(page.locator("#events tr[data-kind='Stage Succeeded']")).to_have_count(5)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-detail.png"), full_page=True)
 

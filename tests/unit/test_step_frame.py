@@ -130,6 +130,8 @@ def test_step_of_a_run_that_lost_the_record_leaves_the_record_alone(aws, store, 
     before = store.get(step_event["image"]["key"])
     assert run_step("validate", other, lambda request: {"verdict": "accepted"}) == {"verdict": "accepted"}
     assert store.get(step_event["image"]["key"]) == before
+    kinds = [e["detail-type"] for e in aws.bus_events()]
+    assert "Stage Succeeded" not in kinds and aws.notifications() == []  # nor announced as done
 
 
 def test_metrics_are_emitted_when_monitoring_is_on(aws, store, step_event, monkeypatch, capsys):

@@ -230,10 +230,11 @@ class Dashboard:
         key = request.query_params.get("key", "")
         with self._lock:
             record = self.pipeline.store.get(key)
+            events = present.event_rows(self.pipeline.history(key)) if record else []
         if record is None:
             raise NotFoundError(f"no image with key {key!r}")
         return {"detail": present.detail(record, self.links), "key": key, "failed": record["status"] == FAILED,
-                "terminal": record["status"] in TERMINAL}
+                "terminal": record["status"] in TERMINAL, "events": events}
 
     def _dead_letters(self) -> dict[str, Any]:
         with self._lock:

@@ -95,6 +95,38 @@ class Detail:
     manifest_url: str | None = None
 
 
+@dataclass(frozen=True)
+class EventRow:
+    """One event of the image's audit trail, as the detail page lists it."""
+
+    at: str
+    kind: str
+    stage: str
+    attempt: str
+    note: str
+    notified: bool
+
+
+# The transitions that also go to the SNS topic as notifications (see qip.telemetry's callers).
+NOTIFIED = {"Stage Succeeded", "Image Rejected", "Pipeline Completed", "Pipeline Failed"}
+
+
+def event_rows(events: list[dict[str, Any]]) -> list[EventRow]:
+    """The audit trail's events, oldest first, with what each says and whether it was notified."""
+    rows = []
+    for event in events:
+        detail = event.get("detail") or {}
+        error = detail.get("error") or {}
+        note = error.get("message") or (format_ms(detail["duration_ms"]) if "duration_ms" in detail else "")
+        if event.get("source") == "aws.s3":
+            note = f"S3 {event.get('detail-type', '')}: {detail.get('object', {}).get('size', '?')} bytes"
+        rows.append(EventRow(detail.get("timestamp") or event.get("time", ""), event.get("detail-type", ""),
+                             detail.get("stage", "upload" if event.get("source") == "aws.s3" else ""),
+                             str(detail.get("attempt", "")), note,
+                             event.get("source") == "qip.pipeline" and event.get("detail-type") in NOTIFIED))
+    return rows
+
+
 def thumbnail_uri(record: dict[str, Any]) -> str | None:
     """The smallest thumbnail of a completed record, for lists."""
     thumbnails = (record.get("outputs") or {}).get("thumbnails") or []

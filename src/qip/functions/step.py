@@ -133,8 +133,9 @@ def _run_step(stage: str, event: dict[str, Any],
     duration_ms = round((time.perf_counter() - started) * 1000)
     stage_record = {"started_at": started_at, "completed_at": now_iso(), "duration_ms": duration_ms,
                     "attempt": request.attempt}
-    runtime.store().complete_stage(request.key, request.execution, stage, stage_record,
-                                   outcome.stored)
+    if not runtime.store().complete_stage(request.key, request.execution, stage, stage_record, outcome.stored):
+        runtime.logger.info("record owned by another run or upload; this stage's success is not announced")
+        return result
     done = transition(STAGE_SUCCEEDED, PROCESSING, duration_ms=duration_ms, extra={"result": result})
     telemetry.emit(done)
     telemetry.notify(done, f"{stage} done: {request.key}")
