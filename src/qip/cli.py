@@ -128,7 +128,8 @@ def _results_table(pipeline: Pipeline, records: dict[str, dict]) -> Table:
         view = public_view(record)
         dims = f"{view['width']}x{view['height']}" if view.get("width") else ""
         if view["status"] == "COMPLETED":
-            detail = "\n".join(view["outputs"])
+            folder = view["outputs"][0].rsplit("/", 1)[0] + "/"
+            detail = folder + "\n  " + ", ".join(uri.rsplit("/", 1)[1] for uri in view["outputs"])
         elif view["status"] == "REJECTED":
             detail = f"{view.get('reason_code')}: {view.get('reason')}"
         elif view["status"] == "FAILED":

@@ -153,3 +153,16 @@ def test_a_burst_of_fifty_uploads_all_complete(stack):
     statuses = {r["status"] for r in records.values()}
     assert statuses == {"COMPLETED"}, {k: r.get("error") for k, r in records.items() if r["status"] != "COMPLETED"}
     assert all(len(stack.executions_for(k)) == 1 for k in keys[:5])
+
+
+def test_the_readme_main_job_qip_demo_processes_the_samples(stack, capsys):
+    from qip import cli
+
+    code = cli.main(["--port", str(stack.engine.port), "--home", str(stack.engine.home), "--stack", stack.name,
+                     "demo", "--timeout", "180", "--prefix", unique("demo")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    table = captured.out
+    assert table.count("COMPLETED") == 4 and table.count("REJECTED") == 2
+    assert "not_an_image" in table and "truncated" in table
+    assert "thumb-128.webp" in table and "display.jpg" in table
