@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from qip import aws
 from qip.exceptions import ConflictError, NotFoundError, UploadError
-from qip.store import COMPLETED, FAILED, REJECTED, STATUSES, TERMINAL, MetadataStore
+from qip.store import COMPLETED, FAILED, REJECTED, STATUSES, TERMINAL, MetadataStore, parse_iso
 
 # Stack output name -> field of `qip outputs --json` (a contract: keep the names stable).
 OUTPUT_FIELDS = {
@@ -373,9 +373,10 @@ def _json_or_text(raw: str) -> Any:
 
 
 def _age_s(iso: str | None) -> float | None:
-    if not iso:
+    at = parse_iso(iso)
+    if at is None:
         return None
-    return max(0.0, (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds())
+    return max(0.0, (datetime.now(timezone.utc) - at).total_seconds())
 
 
 def _is_final(record: dict[str, Any]) -> bool:
