@@ -37,11 +37,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-import blurhash  # noqa: E402
-from PIL import Image, ImageOps  # noqa: E402
-from tests.imaging_corpus import photo  # noqa: E402
+import blurhash
+from PIL import Image, ImageOps
 
-from qip.imaging import (  # noqa: E402
+from qip.imaging import (
     RenderOptions,
     extract_metadata,
     process,
@@ -50,6 +49,7 @@ from qip.imaging import (  # noqa: E402
     thumbnails,
     validate,
 )
+from tests.imaging_corpus import photo
 
 OPTIONS = RenderOptions()
 IMAGES = {  # name: (width, height, format, save params)
@@ -222,6 +222,7 @@ def main() -> None:
                      f"{rss['baseline']:5.0f} {rss['decode']:5.0f} "
                      f"{rss['full'] / rss['baseline']:8.2f}")
         print(line, flush=True)
+    return None
 
 
 if __name__ == "__main__":

@@ -23,16 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.imaging_corpus
 
-from qip import faults, layout  # noqa: E402
-from qip.api import Pipeline  # noqa: E402
-from qip.local import stack as local_stack  # noqa: E402
-from qip.local.engine import Engine  # noqa: E402
-from qip.metrics_report import percentile  # noqa: E402
-from qip.store import elapsed_ms  # noqa: E402
-from tests import imaging_corpus as corpus  # noqa: E402
-from tests.integration.stack import free_port  # noqa: E402
-
-STAGES = ("validate", "extract_metadata", "resize", "thumbnails", "archive")
+from qip.client.metrics import percentile
+from qip.client.pipeline import Pipeline
+from qip.core import faults, layout
+from qip.core.clock import elapsed_ms
+from qip.core.model import STEPS
+from qip.tooling import local_stack
+from qip.tooling.engine import Engine
+from tests import imaging_corpus as corpus
+from tests.integration.stack import free_port
 
 
 def main() -> int:
@@ -48,7 +47,7 @@ def main() -> int:
     try:
         info = local_stack.up(engine, "qip-load", progress=lambda m: print(f"  {m}", flush=True))
         pipeline = Pipeline(info)
-        faults.write(engine.faults_file, {stage: faults.Rule("fail", rate=args.fault_rate) for stage in STAGES})
+        faults.write(engine.faults_file, {stage: faults.Rule("fail", rate=args.fault_rate) for stage in STEPS})
 
         rng = random.Random(7)
         good = [corpus.make_jpeg(rng.randint(400, 1200), rng.randint(300, 900)) for _ in range(8)]
@@ -123,7 +122,8 @@ def check(pipeline, info, uploads, records, elapsed, uploaded_in) -> int:
     print(f"throughput: {len(uploads) / elapsed * 60:.0f} images/minute")
     print(f"upload-to-terminal latency: p50 {percentile(latencies, 50) / 1000:.1f} s, "
           f"p95 {percentile(latencies, 95) / 1000:.1f} s (n={len(latencies)})")
-    print(f"executions: {len(names)} for {len(uploads) - len(invalid)} valid images; DLQ pipeline messages: {len(letters)}")
+    print(f"executions: {len(names)} for {len(uploads) - len(invalid)} valid images; "
+          f"DLQ pipeline messages: {len(letters)}")
     for problem in problems:
         print(f"FAIL: {problem}")
     print("OK: every check passed" if not problems else f"{len(problems)} check(s) failed")

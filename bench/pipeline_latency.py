@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.imaging_corpus
 
-from qip.api import Pipeline  # noqa: E402
-from qip.local import stack as local_stack  # noqa: E402
-from qip.local.engine import Engine  # noqa: E402
-from tests import imaging_corpus as corpus  # noqa: E402
-from tests.integration.stack import free_port  # noqa: E402
+from qip.client.pipeline import Pipeline
+from qip.tooling import local_stack
+from qip.tooling.engine import Engine
+from tests import imaging_corpus as corpus
+from tests.integration.stack import free_port
 
 
 def burst(pipeline: Pipeline, prefix: str, count: int, data: bytes) -> float:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from qip.local import stack as local_stack
-from qip.local.engine import Engine
+from qip.tooling import local_stack
+from qip.tooling.engine import Engine
 from tests.integration.stack import LocalStack, free_port
 
 STACK = "qip-test"

@@ -7,9 +7,10 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from qip.api import Pipeline, StackInfo
-from qip.local.engine import Engine
-from qip.store import TERMINAL
+from qip.client.pipeline import Pipeline
+from qip.client.stack import StackInfo
+from qip.core.model import TERMINAL
+from qip.tooling.engine import Engine
 
 
 def free_port() -> int:
@@ -98,7 +99,8 @@ class Capture:
         self.stack = stack
         self.sqs = stack.client("sqs")
         self.url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
-        self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]
+        self.arn = attributes["QueueArn"]
         self.sqs.set_queue_attributes(QueueUrl=self.url, Attributes={"Policy": _delivery_policy(self.arn)})
         self.messages: list[dict] = []
 

@@ -18,10 +18,11 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from qip import aws
+from qip.core import aws
+from qip.core.clock import now_iso
+from qip.core.model import COMPLETED, FAILED
+from qip.core.model import STEPS as STAGES
 from qip.dashboard.server import DashboardServer
-from qip.dashboard.stats import STAGES
-from qip.store import COMPLETED, FAILED, now_iso
 from tests import imaging_corpus as corpus
 from tests.integration.stack import free_port, wait_until
 
@@ -251,7 +252,7 @@ def test_presigned_urls_can_point_the_browser_at_the_engine_itself(browser, stac
         page = context.new_page()
         page.goto(detail_url(server.url.rstrip("/"), key))
         page.wait_for_function("""() => { const images = [...document.querySelectorAll('img.thumbnail')];
-                                          return images.length && images.every(i => i.complete && i.naturalWidth > 0); }""")
+            return images.length && images.every(i => i.complete && i.naturalWidth > 0); }""")
         sources = page.locator("img.thumbnail").evaluate_all("images => images.map(i => i.src)")
         assert sources and all(src.startswith(stack.info.endpoint_url + "/") for src in sources)
         assert all("X-Amz-Signature=" in src and "X-Amz-Expires=600" in src for src in sources)

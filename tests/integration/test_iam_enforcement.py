@@ -22,7 +22,6 @@ from botocore.exceptions import ClientError
 from tests.imaging_corpus import good_images
 from tests.integration.stack import LocalStack
 
-
 _CLIENTS: list = []  # closed after the module: open TLS connections would slow the engine's stop
 
 

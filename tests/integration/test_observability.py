@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from qip.store import COMPLETED, REJECTED
+from qip.core.model import COMPLETED, REJECTED
 from tests import imaging_corpus as corpus
 from tests.integration.stack import capture_bus, capture_topic, wait_until
 
@@ -68,7 +68,7 @@ def test_a_good_image_emits_every_transition_in_order_with_context(stack, bus, e
     assert all(e["detail"]["execution"] == execution for e in events[1:])
     assert all(e["detail"]["duration_ms"] >= 0 for e in events if e["detail-type"] == "Stage Succeeded")
     times = [datetime.fromisoformat(e["detail"]["timestamp"].replace("Z", "+00:00")) for e in events]
-    assert times == sorted(times) and (datetime.now(timezone.utc) - times[0]).total_seconds() < 300
+    assert times == sorted(times) and (datetime.now(UTC) - times[0]).total_seconds() < 300
 
     # R4.2: a notification per completed stage; R4.3: a final one with the processing summary
     notes = notes_for(everything, key)

@@ -8,14 +8,16 @@ from __future__ import annotations
 import json
 import uuid
 
+import jsonschema
 import pytest
 
-import jsonschema
-
-from qip import cli, faults
-from qip.api import Pipeline
-from qip.exceptions import UploadError
-from qip.store import COMPLETED, FAILED, REJECTED, Upload, now_iso
+from qip.cli import app as cli
+from qip.client.errors import UploadError
+from qip.client.pipeline import Pipeline
+from qip.core import faults
+from qip.core.clock import now_iso
+from qip.core.model import COMPLETED, FAILED, REJECTED
+from qip.core.store import Upload
 from tests import imaging_corpus as corpus
 from tests.integration.stack import capture_bus, capture_topic, wait_until
 from tests.integration.test_observability import SCHEMA
@@ -191,7 +193,7 @@ def test_every_bad_input_is_rejected_with_a_specific_reason(stack):
         stack.put(key, data, declared)
     records = stack.wait(list(keys), timeout=180)
 
-    assert {k: r["status"] for k, r in records.items()} == {k: REJECTED for k in keys}
+    assert {k: r["status"] for k, r in records.items()} == dict.fromkeys(keys, REJECTED)
     for key, record in records.items():
         expected = keys[key][1]
         # ingest names an empty file "empty"; the image core calls it not_an_image

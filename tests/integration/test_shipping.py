@@ -17,12 +17,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from qip import aws, build, cli
-from qip.exceptions import DeployError
-from qip.local import deploy
-from qip.local.stack import LOCAL_PARAMETERS
-from qip.paths import TEMPLATE
-from qip.store import MetadataStore, Upload, now_iso
+from qip.cli import app as cli
+from qip.core import aws
+from qip.core.clock import now_iso
+from qip.core.store import MetadataStore, Upload
+from qip.tooling import build
+from qip.tooling import cloudformation as deploy
+from qip.tooling.errors import DeployError
+from qip.tooling.parameters import LOCAL_PARAMETERS
+from qip.tooling.paths import TEMPLATE
 from tests.integration.stack import wait_until
 
 EVENTS = Path(__file__).parents[1] / "events"

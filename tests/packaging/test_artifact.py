@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from qip import build, release
-from qip.exceptions import ConfigurationError
-from qip.local import deploy
-from qip.local.stack import LOCAL_ONLY_PARAMETERS, LOCAL_PARAMETERS
+from qip.core.errors import ConfigurationError
+from qip.tooling import aws_deploy as release
+from qip.tooling import build
+from qip.tooling import cloudformation as deploy
+from qip.tooling.parameters import LOCAL_ONLY_PARAMETERS, LOCAL_PARAMETERS
 
 AARCH64, X86_64 = 183, 62
 DEV_TOOLS = ("pip/", "setuptools/", "wheel/", "pkg_resources/", "_distutils_hack/", "pytest/", "_pytest/",
@@ -52,7 +53,7 @@ def test_arm64_artifact_holds_aarch64_native_libraries_only(arm64):
 def test_x86_64_artifact_holds_x86_64_native_libraries_only(x86_64):
     libraries = build.native_libraries(x86_64.path)
     assert len(libraries) >= 20
-    assert {machine for machine in libraries.values()} == {X86_64}
+    assert set(libraries.values()) == {X86_64}
 
 
 @pytest.mark.parametrize("arch", ["arm64", "x86_64"])
@@ -63,7 +64,9 @@ def test_artifact_has_no_tests_caches_or_dev_tools(arch, arm64, x86_64):
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo", ".pyi"))]
     assert not [n for n in names if "/tests/" in n or "/test/" in n or n.startswith(("tests/", "test/"))]
     assert not [n for n in names if n.startswith(DEV_TOOLS) or n.startswith("bin/")]
-    assert not [n for n in names if n.startswith(("qip/local/", "qip/cli.py", "qip/build.py", "qip/release.py"))]
+    assert not [n for n in names if n.startswith(("qip/tooling/", "qip/cli/", "qip/client/", "qip/dashboard/"))]
+    shipped = {n.split("/")[1] for n in names if n.startswith("qip/") and n.count("/") > 1}
+    assert shipped == {"core", "imaging", "functions"}, "the qip packages shipped whole, and only those"
     assert not [n for n in names if n.endswith(".dist-info/RECORD") or n.endswith(".dist-info/INSTALLER")]
     assert artifact.unzipped_bytes < 150 * 2**20, "well under Lambda's 250 MB unzipped"
     assert artifact.runtime == "python3.11"

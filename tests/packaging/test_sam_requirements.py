@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import zipfile
 
-from qip import build
+from qip.tooling import build
 
 REQUIREMENTS = build.SOURCE / "requirements.txt"
 

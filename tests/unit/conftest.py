@@ -13,7 +13,7 @@ import json
 import pytest
 from moto import mock_aws
 
-from qip import aws as qip_aws
+from qip.core import aws as qip_aws
 from qip.functions import runtime
 from tests.unit.mock_stack import (
     ARCHIVE_BUCKET,
@@ -26,9 +26,9 @@ from tests.unit.mock_stack import (
     UPLOAD_BUCKET,
     LambdaContext,
     MockAws,
-    make_queue,
     clear_caches,
     create_table,
+    make_queue,
     shared_client,
 )
 

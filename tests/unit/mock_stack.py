@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
 
-from qip import aws as qip_aws
+from qip.core import aws as qip_aws
 from qip.functions import runtime
 
 REGION = "us-east-1"
@@ -24,12 +24,12 @@ EVENT_SOURCE = "qip.pipeline"
 # moto does not run executions unless asked, so the dispatcher's tests need only a state machine to start.
 PASS_DEFINITION = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
 # One boto3 session for every test: a new session loads each service's model files again (about
-# 0.1 s a service), which would dominate the run time. The code's clients (qip.aws) are still made
+# 0.1 s a service), which would dominate the run time. The code's clients (qip.core.aws) are still made
 # afresh in each test, from this session; the tests' own clients are made once.
 SESSION = boto3.session.Session(region_name=REGION)
 
 
-@lru_cache(maxsize=None)
+@cache
 def shared_client(service: str):
     """The tests' own client of a service, made once (a client works in every later mock_aws())."""
     return SESSION.client(service)
@@ -111,12 +111,11 @@ class MockAws:
 
 def create_table(dynamodb) -> None:
     """The MetadataTable of template.yaml: image_key, and the by-status and by-upload-date indexes."""
-    index = lambda name, hash_key: {  # noqa: E731
-        "IndexName": name,
-        "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
-                      {"AttributeName": "uploaded_at", "KeyType": "RANGE"}],
-        "Projection": {"ProjectionType": "ALL"},
-    }
+    def index(name: str, hash_key: str) -> dict:
+        return {"IndexName": name,
+                "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
+                              {"AttributeName": "uploaded_at", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"}}
     dynamodb.create_table(
         TableName=TABLE,
         BillingMode="PAY_PER_REQUEST",

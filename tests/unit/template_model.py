@@ -17,8 +17,8 @@ import boto3
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
-from qip.local.deploy import Artifact, packaged_template
-from qip.paths import TEMPLATE
+from qip.tooling.cloudformation import Artifact, packaged_template
+from qip.tooling.paths import TEMPLATE
 
 
 @lru_cache(maxsize=1)

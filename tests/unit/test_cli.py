@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from qip import cli
+from qip.cli import app as cli
 
 COMMAND_FLAGS = {
     "up": [],
@@ -110,7 +110,7 @@ def test_upload_of_a_missing_path_names_it(capsys, offline, tmp_path):
 
 
 def test_debug_shows_the_traceback_instead(offline):
-    from qip.exceptions import EngineError
+    from qip.tooling.errors import EngineError
 
     with pytest.raises(EngineError):
         cli.main(["--debug", *offline, "status", "photo.jpg"])

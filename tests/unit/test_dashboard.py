@@ -3,24 +3,26 @@ geometry and the detail view (qip.dashboard), on the moto store where a store is
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from qip.dashboard import charts, paging, present, stats
-from qip.store import COMPLETED, REJECTED, UPLOADED, Upload
+from qip.client import listing
+from qip.core.model import COMPLETED, REJECTED, STEPS, UPLOADED, Rejection
+from qip.core.store import Upload
+from qip.dashboard import charts, present, stats
 
 
 def put(store, key: str, uploaded_at: str, status: str = UPLOADED) -> None:
     upload = Upload(bucket="qip-uploads", key=key, size=10, content_type="image/jpeg", etag="e",
                     sequencer="01", uploaded_at=uploaded_at)
-    assert store.record_upload(upload, status, {"code": "x", "message": "y"} if status == REJECTED else None)
+    assert store.record_upload(upload, status, Rejection("x", "y") if status == REJECTED else None)
 
 
-def every_page(store, query: paging.Query, limit: int, scan: int = 1000) -> list[list[str]]:
+def every_page(store, query: listing.Query, limit: int, scan: int = 1000) -> list[list[str]]:
     pages, token = [], None
     while True:
-        page = paging.browse(store, query, limit, token, scan=scan)
+        page = listing.browse(store, query, limit, token, scan=scan)
         pages.append([item["image_key"] for item in page.items])
         token = page.next_token
         if not token:
@@ -30,7 +32,7 @@ def every_page(store, query: paging.Query, limit: int, scan: int = 1000) -> list
 @pytest.fixture
 def many(store, monkeypatch):
     """23 records over two statuses and two days, with small store pages so tokens are exercised."""
-    monkeypatch.setattr(paging, "STORE_PAGE", 4)
+    monkeypatch.setattr(listing, "STORE_PAGE", 4)
     for i in range(23):
         day = "2026-11-27" if i < 8 else "2026-11-28"
         put(store, f"{'a' if i % 3 else 'b'}/img-{i:02}.jpg", f"{day}T10:{i:02}:00.000Z",
@@ -39,34 +41,34 @@ def many(store, monkeypatch):
 
 
 def test_all_statuses_page_newest_first_without_gaps_or_repeats(many):
-    pages = every_page(many, paging.Query(), limit=5)
+    pages = every_page(many, listing.Query(), limit=5)
     keys = [key for page in pages for key in page]
     assert [len(page) for page in pages] == [5, 5, 5, 5, 3]
     assert keys == [f"{'a' if i % 3 else 'b'}/img-{i:02}.jpg" for i in reversed(range(23))]
 
 
 def test_status_date_and_prefix_filters_combine(many):
-    rejected = [k for page in every_page(many, paging.Query(status=REJECTED), 2) for k in page]
+    rejected = [k for page in every_page(many, listing.Query(status=REJECTED), 2) for k in page]
     assert rejected == [f"{'a' if i % 3 else 'b'}/img-{i:02}.jpg" for i in (20, 16, 12, 8, 4, 0)]
-    day = [k for page in every_page(many, paging.Query(date="2026-11-27", status=UPLOADED), 3) for k in page]
+    day = [k for page in every_page(many, listing.Query(date="2026-11-27", status=UPLOADED), 3) for k in page]
     assert day == [f"{'a' if i % 3 else 'b'}/img-{i:02}.jpg" for i in (7, 6, 5, 3, 2, 1)]
-    prefixed = [k for page in every_page(many, paging.Query(prefix="b/"), 3) for k in page]
+    prefixed = [k for page in every_page(many, listing.Query(prefix="b/"), 3) for k in page]
     assert prefixed == [f"b/img-{i:02}.jpg" for i in (21, 18, 15, 12, 9, 6, 3, 0)]
 
 
 def test_a_rare_prefix_returns_short_pages_instead_of_reading_everything(many):
-    pages = every_page(many, paging.Query(prefix="b/img-00"), limit=5, scan=6)
+    pages = every_page(many, listing.Query(prefix="b/img-00"), limit=5, scan=6)
     assert pages[-1] == ["b/img-00.jpg"] and all(page == [] for page in pages[:-1]) and len(pages) == 4
 
 
 def test_a_forged_token_is_refused(many):
-    with pytest.raises(paging.BadToken):
-        paging.browse(many, paging.Query(), 5, "bm90LWEtdG9rZW4=")
+    with pytest.raises(listing.BadToken):
+        listing.browse(many, listing.Query(), 5, "bm90LWEtdG9rZW4=")
 
 
 def record(stage_ms: list[int], started: str, completed: str, status: str = COMPLETED) -> dict:
     return {"status": status, "started_at": started, "completed_at": completed,
-            "stages": {name: {"duration_ms": ms} for name, ms in zip(stats.STAGES, stage_ms)}}
+            "stages": {name: {"duration_ms": ms} for name, ms in zip(STEPS, stage_ms, strict=False)}}
 
 
 def test_latency_percentiles_per_stage_and_end_to_end():
@@ -80,19 +82,19 @@ def test_latency_percentiles_per_stage_and_end_to_end():
 
 
 def test_throughput_counts_finished_images_per_minute_by_outcome():
-    now = datetime(2026, 11, 28, 10, 30, 20, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 28, 10, 30, 20, tzinfo=UTC)
     records = [record([], "", "2026-11-28T10:30:05.000Z"), record([], "", "2026-11-28T10:29:59.000Z"),
                {"status": REJECTED, "updated_at": "2026-11-28T10:30:01.000Z"},
                record([], "", "2026-11-28T09:00:00.000Z"), {"status": UPLOADED, "updated_at": "2026-11-28T10:30:00Z"}]
     minutes = stats.throughput(records, now, minutes=30)
-    assert len(minutes) == 30 and minutes[-1].start == datetime(2026, 11, 28, 10, 30, tzinfo=timezone.utc)
+    assert len(minutes) == 30 and minutes[-1].start == datetime(2026, 11, 28, 10, 30, tzinfo=UTC)
     assert (minutes[-1].completed, minutes[-1].rejected, minutes[-2].completed) == (1, 1, 1)
     assert sum(m.total for m in minutes) == 3
 
 
 def test_charts_scale_to_a_round_maximum_and_stack_bars():
     assert [charts.nice_ceiling(v) for v in (0, 3, 7, 12, 480)] == [1, 5, 10, 20, 500]
-    minute = stats.Minute(datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc), completed=3, rejected=1)
+    minute = stats.Minute(datetime(2026, 11, 28, 10, 0, tzinfo=UTC), completed=3, rejected=1)
     chart = charts.throughput_chart([minute])
     completed, rejected = chart.rects
     assert completed.y + completed.height == pytest.approx(chart.plot[3])  # on the axis
@@ -120,7 +122,7 @@ def test_detail_orders_outputs_and_places_stages_on_one_axis():
     assert [o.name for o in view.outputs] == ["display.jpg", "thumb-512.webp", "thumb-128.webp", "original"]
     assert view.outputs[-1].viewable is False  # HEIF: a download link, not a broken <img>
     assert view.outputs[0].url == "/relay?url=https%3A%2F%2Fsigned%2Fdisplay.jpg%3Fe%3D600"
-    assert [s.name for s in view.stages] == list(stats.STAGES)
+    assert [s.name for s in view.stages] == list(STEPS)
     assert (view.stages[0].offset_pct, view.stages[0].width_pct) == (0, 25)
     assert (view.stages[-1].offset_pct, view.stages[-1].width_pct, view.stages[-1].done) == (75, 25, True)
     assert not view.stages[1].done and view.stages[1].duration == "\u2014"

@@ -12,9 +12,9 @@ import json
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from qip import layout
+from qip.core import layout
+from qip.core.model import UPLOADED
 from qip.functions import dispatcher
-from qip.store import UPLOADED
 from tests.imaging_corpus import make_jpeg
 from tests.unit.mock_stack import UPLOAD_BUCKET
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qip import faults
+from qip.core import faults
 
 
 @pytest.fixture
@@ -65,6 +65,6 @@ def test_slow_sleeps_and_crash_exits(faults_file, monkeypatch):
 
 
 def test_injected_faults_are_transient_so_the_state_machine_retries_them():
-    from qip.exceptions import TransientError
+    from qip.core.errors import TransientError
 
     assert issubclass(faults.InjectedFault, TransientError)

@@ -13,10 +13,10 @@ from urllib.parse import quote_plus
 import pytest
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 
-from qip import layout
+from qip.core import layout
+from qip.core.model import PROCESSING, REJECTED, UPLOADED
 from qip.functions import dispatcher
 from qip.functions.ingest import ingest
-from qip.store import PROCESSING, REJECTED, UPLOADED
 from tests.imaging_corpus import make_jpeg, photo, save
 from tests.unit.mock_stack import UPLOAD_BUCKET
 
@@ -40,7 +40,8 @@ def object_created(sample_event, aws, key: str, data: bytes, content_type: str =
 
 
 def run(event: dict) -> dict | None:
-    return ingest(S3EventBridgeNotificationEvent(event))
+    pointer = ingest(S3EventBridgeNotificationEvent(event))
+    return pointer.to_dict() if pointer else None
 
 
 def as_queue_batch(*events: dict) -> dict:

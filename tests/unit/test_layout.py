@@ -1,4 +1,4 @@
-"""Archive layout and Step Functions execution names (qip.layout)."""
+"""Archive layout and Step Functions execution names (qip.core.layout)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from qip import layout
+from qip.core import layout, model
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 AWKWARD_KEYS = [
@@ -80,14 +80,14 @@ def test_padded_sequencer_orders_as_hex_numbers():
     rng = random.Random(7)
     values = [rng.randrange(0, 16**20) for _ in range(200)] + [0, 1, 15, 16, 255, 256, 16**18]
     sequencers = [format(v, "x") if i % 2 else format(v, "X") for i, v in enumerate(values)]
-    by_padding = sorted(sequencers, key=layout.padded_sequencer)
+    by_padding = sorted(sequencers, key=model.padded_sequencer)
     assert [int(s, 16) for s in by_padding] == sorted(values)
-    assert all(len(layout.padded_sequencer(s)) == layout.SEQUENCER_WIDTH for s in sequencers)
+    assert all(len(model.padded_sequencer(s)) == model.SEQUENCER_WIDTH for s in sequencers)
 
 
 def test_padded_sequencer_of_nothing_is_zero():
-    assert layout.padded_sequencer("") == "0" * layout.SEQUENCER_WIDTH
-    assert layout.padded_sequencer("") < layout.padded_sequencer("1")
+    assert model.padded_sequencer("") == "0" * model.SEQUENCER_WIDTH
+    assert model.padded_sequencer("") < model.padded_sequencer("1")
 
 
 def test_archive_layout():

@@ -1,4 +1,4 @@
-"""Finding the object an S3 event names, whether its key arrived raw or URL-encoded (qip.objects)."""
+"""Finding the object an S3 event names, whether its key arrived raw or URL-encoded (qip.core.objects)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from qip import objects
-
+from qip.core import objects
 from tests.unit.mock_stack import UPLOAD_BUCKET
 
 

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from qip import layout
-from qip.paths import STATE_MACHINE_DEFINITION
+from qip.core import layout
+from qip.tooling.paths import STATE_MACHINE_DEFINITION
 from tests.conftest import EVENTS
 
 STATE_EVENTS = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from qip.paths import STATE_MACHINE_DEFINITION
+from qip.tooling.paths import STATE_MACHINE_DEFINITION
 
 ASL = json.loads(STATE_MACHINE_DEFINITION.read_text())
 STATES = ASL["States"]

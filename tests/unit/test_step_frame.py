@@ -9,11 +9,11 @@ import os
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from qip import aws as qip_aws
-from qip.exceptions import TransientError
+from qip.core import aws as qip_aws
+from qip.core.errors import TransientError
+from qip.core.store import Upload
 from qip.functions.step import Outcome, StepRequest, is_transient, run_step
 from qip.imaging.exceptions import ImageProcessingError
-from qip.store import Upload
 
 
 @pytest.fixture

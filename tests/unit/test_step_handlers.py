@@ -9,10 +9,11 @@ import json
 import pytest
 from PIL import Image
 
-from qip import layout
-from qip.api import public_view
+from qip.client.views import public_view
+from qip.core import layout
+from qip.core.model import COMPLETED, PROCESSING, REJECTED
+from qip.core.store import Upload
 from qip.functions import archive, extract_metadata, resize, thumbnails, tracker, validate
-from qip.store import COMPLETED, PROCESSING, REJECTED, Upload
 from tests import imaging_corpus as corpus
 from tests.unit.mock_stack import ARCHIVE_BUCKET, UPLOAD_BUCKET
 
@@ -171,7 +172,7 @@ def test_thumbnails_are_written_for_each_size(aws, sample_event, lambda_context,
     result = thumbnails.handler(step_input(sample_event, "thumbnails", image, display=display), lambda_context)
     assert [item["key"] for item in result["items"]] == [
         layout.archive_key(KEY, f"thumb-{size}.webp") for size in (512, 256, 128)]
-    for item, size in zip(result["items"], (512, 256, 128)):
+    for item, size in zip(result["items"], (512, 256, 128), strict=True):
         data, content_type = read_archive(aws, item["key"])
         assert content_type == "image/webp"
         with Image.open(io.BytesIO(data)) as thumb:

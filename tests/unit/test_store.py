@@ -1,11 +1,11 @@
-"""The metadata store's conditional writes and indexed reads (qip.store), on a moto table."""
+"""The metadata store's conditional writes and indexed reads (qip.core.store), on a moto table."""
 
 from __future__ import annotations
 
 import pytest
 
-from qip.layout import padded_sequencer
-from qip.store import COMPLETED, FAILED, PROCESSING, REJECTED, UPLOADED, Upload
+from qip.core.model import COMPLETED, FAILED, PROCESSING, REJECTED, UPLOADED, Rejection, padded_sequencer
+from qip.core.store import Upload
 
 KEY = "holiday/2026/my photo+1.jpg"
 SEQ = "0065F1A2B3C4D5E6F7"
@@ -45,7 +45,7 @@ def test_record_upload_creates_an_uploaded_record(store):
 
 def test_record_upload_keeps_a_rejection_reason(store):
     reason = {"code": "not_an_image", "message": "text"}
-    assert store.record_upload(upload(), REJECTED, reason)
+    assert store.record_upload(upload(), REJECTED, Rejection.from_dict(reason))
     record = store.get(KEY)
     assert record["status"] == REJECTED and record["reason"] == reason
 
@@ -147,7 +147,7 @@ def test_late_processing_never_overwrites_a_finished_record(store, finish):
     if finish == "complete":
         assert store.complete(KEY, "run-a1", {"display": "s3://qip-archive/x"})
     else:
-        assert store.reject(KEY, "run-a1", {"code": "truncated", "message": "cut"})
+        assert store.reject(KEY, "run-a1", Rejection("truncated", "cut"))
     finished = store.get(KEY)
     for execution, attempt in (("run-a1", 1), ("run-b1", 1), ("run-a2", 2), ("run-a9", 9)):
         assert store.start_processing(KEY, SEQ, execution, attempt) is False
@@ -161,7 +161,7 @@ def test_only_the_owning_execution_writes(store, write):
     before = store.get(KEY)
     calls = {
         "complete": lambda ex: store.complete(KEY, ex, {"display": "s3://x"}),
-        "reject": lambda ex: store.reject(KEY, ex, {"code": "corrupt", "message": "m"}),
+        "reject": lambda ex: store.reject(KEY, ex, Rejection("corrupt", "m")),
         "fail": lambda ex: store.fail(KEY, ex, {"type": "Boom"}, final=True),
         "complete_stage": lambda ex: store.complete_stage(KEY, ex, "resize", {"duration_ms": 5}),
         "record_stage_error": lambda ex: store.record_stage_error(KEY, ex, {"stage": "resize"}),
@@ -221,7 +221,7 @@ def _fill(store, count: int, day: str = "2026-11-28", status: str = UPLOADED, pr
     for index in range(count):
         at = f"{day}T10:{index:02d}:00.000Z"
         assert store.record_upload(upload(key=f"{prefix}-{day}-{index:02d}.jpg", uploaded_at=at), status,
-                                   {"code": "x", "message": "y"} if status == REJECTED else None)
+                                   Rejection("x", "y") if status == REJECTED else None)
         times.append(at)
     return times
 

@@ -1,24 +1,25 @@
-"""Events on the bus and notifications on the topic (qip.telemetry)."""
+"""Events on the bus and notifications on the topic (qip.core.telemetry)."""
 
 from __future__ import annotations
 
 import pytest
 
-from qip.exceptions import TransientError
+from qip.core.errors import TransientError
+from qip.core.model import EventKind
+from qip.core.telemetry import Telemetry, Transition
 from qip.functions import runtime
-from qip.telemetry import STAGE_SUCCEEDED, Telemetry, Transition
 
 SNS_SUBJECT_LIMIT = 100  # SNS: "UTF-8 text with no line breaks or control characters, and less than 100 characters"
 
 
 def transition(key: str = "holiday/photo.jpg", **kwargs) -> Transition:
-    return Transition(STAGE_SUCCEEDED, "qip-uploads", key, "resize", "PROCESSING", "run-a1", 2, **kwargs)
+    return Transition(EventKind.STAGE_SUCCEEDED, "qip-uploads", key, "resize", "PROCESSING", "run-a1", 2, **kwargs)
 
 
 def test_emit_puts_one_event_with_the_details(aws):
     detail = runtime.telemetry().emit(transition(duration_ms=12, extra={"result": {"width": 5}}))
     [event] = aws.bus_events()
-    assert event["source"] == "qip.pipeline" and event["detail-type"] == STAGE_SUCCEEDED
+    assert event["source"] == "qip.pipeline" and event["detail-type"] == EventKind.STAGE_SUCCEEDED
     assert event["detail"] == detail
     assert detail["image"] == {"bucket": "qip-uploads", "key": "holiday/photo.jpg"}
     assert detail["stage"] == "resize" and detail["status"] == "PROCESSING"
@@ -32,9 +33,10 @@ def test_notify_carries_filterable_attributes_and_a_summary(aws):
     runtime.telemetry().notify(transition(), "resize done: holiday/photo.jpg", {"summary": {"total_ms": 80}})
     [note] = aws.notifications()
     assert note["subject"] == "resize done: holiday/photo.jpg"
-    assert note["attributes"] == {"status": "PROCESSING", "stage": "resize", "kind": STAGE_SUCCEEDED}
+    assert note["attributes"] == {"status": "PROCESSING", "stage": "resize", "kind": EventKind.STAGE_SUCCEEDED}
     assert note["message"]["summary"] == {"total_ms": 80}
-    assert note["message"]["kind"] == STAGE_SUCCEEDED and note["message"]["image"]["key"] == "holiday/photo.jpg"
+    assert note["message"]["kind"] == EventKind.STAGE_SUCCEEDED
+    assert note["message"]["image"]["key"] == "holiday/photo.jpg"
 
 
 @pytest.mark.parametrize("key", [
@@ -56,7 +58,7 @@ def test_notification_subject_is_one_line_under_the_sns_limit(aws, key):
 
 
 class _RefusingEvents:
-    def put_events(self, Entries):  # noqa: N803 - boto3's parameter name
+    def put_events(self, Entries):
         return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "ThrottlingException"}]}
 
 

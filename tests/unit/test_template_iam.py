@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from qip.paths import STATE_MACHINE_DEFINITION, TEMPLATE
+from qip.tooling.paths import STATE_MACHINE_DEFINITION, TEMPLATE
 from tests.unit import template_model as model
 
 EXPECTED = json.loads((Path(__file__).parent / "iam_expectations.json").read_text())

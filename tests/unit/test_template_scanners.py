@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qip.paths import PROJECT_ROOT, TEMPLATE
+from qip.tooling.paths import PROJECT_ROOT, TEMPLATE
 
 CHECKOV = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"

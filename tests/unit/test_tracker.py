@@ -9,10 +9,11 @@ import os
 import pytest
 from botocore.exceptions import ClientError
 
-from qip import aws as qip_aws
-from qip.exceptions import TransientError
+from qip.core import aws as qip_aws
+from qip.core.errors import TransientError
+from qip.core.model import COMPLETED, FAILED, PROCESSING, REJECTED, UPLOADED
+from qip.core.store import Upload
 from qip.functions import tracker
-from qip.store import COMPLETED, FAILED, PROCESSING, REJECTED, UPLOADED, Upload
 
 
 def record_upload(store, image: dict) -> None:

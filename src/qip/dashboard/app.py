@@ -3,7 +3,7 @@
 Pages are rendered on the server with Jinja2, autoescaping every template, so object keys and
 EXIF strings always reach the browser as text. A few lines of plain JavaScript poll fragments
 (live updates without reloading) and post the actions. Every read and action goes through
-`qip.api.Pipeline`, the same API as the command line's.
+`qip.client.pipeline.Pipeline`, the same API as the command line's.
 
 Guards, since anything on the machine's browser can send requests to 127.0.0.1: the Host header
 must be a name of this server (a DNS-rebinding page carries its own), and actions need the
@@ -19,8 +19,10 @@ import tempfile
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from http.client import HTTPResponse
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,6 +30,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import escape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
@@ -35,12 +38,15 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
-from qip import aws
-from qip.api import Pipeline
-from qip.dashboard import charts, paging, present, stats
-from qip.exceptions import ConflictError, NotFoundError, PipelineError
-from qip.store import FAILED, STATUSES, TERMINAL
+from qip.client import listing
+from qip.client.errors import ConflictError, NotFoundError
+from qip.client.pipeline import Pipeline
+from qip.core import aws
+from qip.core.errors import QipError
+from qip.core.model import FAILED, STATUSES, TERMINAL
+from qip.dashboard import charts, present, stats
 
 HERE = Path(__file__).parent
 ACTION_HEADER = "x-qip-dashboard"  # sent by dashboard.js on every action
@@ -79,8 +85,8 @@ def create_app(pipeline: Pipeline, hosts: tuple[str, ...] = ("127.0.0.1", "local
     ]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(hosts)),
                   Middleware(SecurityHeaders, image_origins="" if relay else _image_origins(pipeline))]
-    handlers = {404: dashboard.not_found, PipelineError: error_response, ClientError: error_response,
-                BotoCoreError: error_response}
+    handlers: dict[int | type[Exception], ExceptionHandler] = {
+        404: dashboard.not_found, QipError: error_response, ClientError: error_response, BotoCoreError: error_response}
     return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
 
 
@@ -143,7 +149,7 @@ class Dashboard:
         _require_action_header(request)
         form = await request.form(max_files=100)
         prefix = str(form.get("prefix") or "")
-        files = [f for f in form.getlist("file") if hasattr(f, "read")]
+        files = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
         if not files:
             return JSONResponse({"error": "no file in the request"}, status_code=400)
         uploaded = []
@@ -165,8 +171,8 @@ class Dashboard:
         key = request.query_params.get("key", "")
         with self._lock:
             pointer = self.pipeline.retry(key)
-        return JSONResponse({"message": f"Sent back to the processing queue as attempt {pointer['attempt']}.",
-                             "attempt": pointer["attempt"]})
+        return JSONResponse({"message": f"Sent back to the processing queue as attempt {pointer.attempt}.",
+                             "attempt": pointer.attempt})
 
     def redrive(self, request: Request) -> Response:
         _require_action_header(request)
@@ -189,7 +195,7 @@ class Dashboard:
         if not self._relay or not endpoint or not url.startswith(endpoint.rstrip("/") + "/"):
             return PlainTextResponse("not a URL of this stack's object store", status_code=404)
         try:
-            answer = self._opener.open(urllib.request.Request(url), timeout=30)
+            answer = self._opener.open(urllib.request.Request(url), timeout=30)  # noqa: S310 - https URL, checked above
         except urllib.error.HTTPError as error:
             return PlainTextResponse(f"the object store answered {error.code}", status_code=error.code)
         except OSError as error:
@@ -210,14 +216,14 @@ class Dashboard:
         params = request.query_params
         status = params.get("status", "").upper() or None
         date = params.get("date") or None
-        query = paging.Query(status if status in STATUSES else None, date if date and _DATE.match(date) else None,
+        query = listing.Query(status if status in STATUSES else None, date if date and _DATE.match(date) else None,
                              params.get("prefix") or None)
         error = None
         with self._lock:
             try:
-                page = paging.browse(self.pipeline.store, query, PAGE_SIZE, params.get("token") or None)
-            except paging.BadToken as bad:
-                page, error = paging.browse(self.pipeline.store, query, PAGE_SIZE), str(bad)
+                page = listing.browse(self.pipeline.store, query, PAGE_SIZE, params.get("token") or None)
+            except listing.BadToken as bad:
+                page, error = listing.browse(self.pipeline.store, query, PAGE_SIZE), str(bad)
         rows = [{"record": r, "thumbnail": self.links.url(present.thumbnail_uri(r))} for r in page.items]
         filters = {k: v for k, v in (("status", query.status), ("date", query.date), ("prefix", query.prefix)) if v}
         return {"rows": rows, "query": query, "error": error, "filters": urlencode(filters),
@@ -250,7 +256,7 @@ class Dashboard:
                                                status_code=404)
 
 
-class ActionRefused(PipelineError):
+class ActionRefused(QipError):
     """An action request without the dashboard's header (e.g. a form posted from another site)."""
 
 
@@ -263,7 +269,7 @@ class SecurityHeaders:
     """CSP (scripts and styles from this origin only; images also from the object store), no framing,
     no sniffing, no referrer (presigned URLs stay out of other sites' logs)."""
 
-    def __init__(self, app, image_origins: str) -> None:
+    def __init__(self, app: ASGIApp, image_origins: str) -> None:
         self.app = app
         csp = ("default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
                f"img-src 'self' data: {image_origins}; base-uri 'none'; form-action 'self'; "
@@ -271,8 +277,8 @@ class SecurityHeaders:
         self.headers = [(b"content-security-policy", csp.encode()), (b"x-content-type-options", b"nosniff"),
                         (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
 
-    async def __call__(self, scope, receive, send) -> None:
-        async def with_headers(message) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", []).extend(self.headers)
             await send(message)
@@ -280,7 +286,7 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
-_STATUS_FOR = {NotFoundError: 404, ConflictError: 409, ActionRefused: 403}
+_STATUS_FOR: dict[type[Exception], int] = {NotFoundError: 404, ConflictError: 409, ActionRefused: 403}
 
 
 def error_response(request: Request, error: Exception) -> Response:
@@ -298,7 +304,7 @@ def _error_page(message: str) -> str:
             f'</div></main>')
 
 
-def _chunks(answer, size: int = 256 * 1024) -> Iterator[bytes]:
+def _chunks(answer: HTTPResponse, size: int = 256 * 1024) -> Iterator[bytes]:
     with answer:
         while chunk := answer.read(size):
             yield chunk

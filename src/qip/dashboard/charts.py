@@ -46,7 +46,7 @@ def nice_ceiling(value: float) -> float:
     """1, 2, 5, 10, 20, 50 ...: the smallest such number >= value (an axis maximum)."""
     if value <= 0:
         return 1
-    power = 10 ** math.floor(math.log10(value))
+    power: float = 10 ** math.floor(math.log10(value))
     return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
 
 
@@ -94,7 +94,8 @@ def latency_chart(rows: list[Latency], width: int = 560, row_height: int = 30) -
             rects.append(Rect(left, y + 6, round(row.p50 * scale, 1), row_height - 12, "p50",
                               f"{row.name}: p50 {format_ms(row.p50)} over {row.count} images"))
     bottom = top + row_height * len(rows)
-    x_ticks = [Tick(round(left + (right - left) * f, 1), bottom + 14, format_ms(peak * f)) for f in (0, 0.25, 0.5, 0.75, 1)]
+    x_ticks = [Tick(round(left + (right - left) * f, 1), bottom + 14, format_ms(peak * f))
+               for f in (0, 0.25, 0.5, 0.75, 1)]
     return Chart(width, height, rects, x_ticks, y_ticks, (left, top, right, bottom), notes)
 
 

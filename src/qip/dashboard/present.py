@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
-from qip.store import parse_iso
+from qip.core.clock import parse_iso
+from qip.core.model import STEPS
 from qip.dashboard.charts import format_ms
-from qip.dashboard.stats import STAGES
 
 LINK_SECONDS = 600  # a presigned URL's lifetime
 LINK_REUSE_SECONDS = 300  # reuse a cached URL while it has at least this long to live
@@ -107,7 +108,7 @@ class EventRow:
     notified: bool
 
 
-# The transitions that also go to the SNS topic as notifications (see qip.telemetry's callers).
+# The transitions that also go to the SNS topic as notifications (see qip.core.telemetry's callers).
 NOTIFIED = {"Stage Succeeded", "Image Rejected", "Pipeline Completed", "Pipeline Failed"}
 
 
@@ -147,13 +148,13 @@ def detail(record: dict[str, Any], links: Links) -> Detail:
 def timeline(record: dict[str, Any]) -> list[Stage]:
     """The five stages in pipeline order, placed on one time axis (percent of the whole run)."""
     recorded = record.get("stages") or {}
-    times = [parse_iso(value) for stage in recorded.values() for value in (stage.get("started_at"),
-                                                                         stage.get("completed_at"))]
-    times = [t for t in times if t is not None]
+    parsed = [parse_iso(value) for stage in recorded.values() for value in (stage.get("started_at"),
+                                                                          stage.get("completed_at"))]
+    times = [t for t in parsed if t is not None]
     start, end = (min(times), max(times)) if times else (None, None)
     span = (end - start).total_seconds() if start and end else 0
     stages = []
-    for name in STAGES:
+    for name in STEPS:
         data = recorded.get(name) or {}
         begin, finish = parse_iso(data.get("started_at")), parse_iso(data.get("completed_at"))
         offset = width = 0.0
@@ -166,7 +167,7 @@ def timeline(record: dict[str, Any]) -> list[Stage]:
     return stages
 
 
-def _outputs(record: dict, outputs: dict, links: Links) -> list[Output]:
+def _outputs(record: dict[str, Any], outputs: dict[str, Any], links: Links) -> list[Output]:
     found: list[Output] = []
     dimensions = outputs.get("dimensions") or {}
     if outputs.get("display"):
@@ -182,7 +183,7 @@ def _outputs(record: dict, outputs: dict, links: Links) -> list[Output]:
     return found
 
 
-def _facts(record: dict, metadata: dict) -> list[tuple[str, str]]:
+def _facts(record: dict[str, Any], metadata: dict[str, Any]) -> list[tuple[str, str]]:
     facts = [("Status", record.get("status", "")), ("Uploaded", f"{short_time(record.get('uploaded_at'))} UTC"),
              ("Size", human_size(record.get("size"))), ("Content type", record.get("content_type") or ""),
              ("Attempt", str(record.get("attempt", "")))]

@@ -15,9 +15,9 @@ import urllib.request
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from qip.api import Pipeline
+from qip.client.pipeline import Pipeline
+from qip.core.errors import QipError
 from qip.dashboard.app import create_app
-from qip.exceptions import PipelineError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -25,7 +25,7 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an HTTP proxy
 
 
-class DashboardError(PipelineError):
+class DashboardError(QipError):
     """The dashboard server could not start (the port is taken, or it did not answer in time)."""
 
 
@@ -36,7 +36,8 @@ class DashboardServer:
                  relay: bool | None = None) -> None:
         self.host, self.port = host, port
         # A wildcard bind is reached under any name; otherwise only under loopback names or the host.
-        hosts = ("*",) if host in ("0.0.0.0", "::") else tuple(dict.fromkeys((*LOOPBACK_NAMES, host)))
+        wildcard = host in ("0.0.0.0", "::")  # noqa: S104 - recognises a wildcard, does not bind one
+        hosts = ("*",) if wildcard else tuple(dict.fromkeys((*LOOPBACK_NAMES, host)))
         self.app = create_app(pipeline, hosts, relay)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -44,10 +45,10 @@ class DashboardServer:
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104 - recognises it
         return f"http://{host}:{self.port}/"
 
-    def start(self, timeout: float = 15.0) -> "DashboardServer":
+    def start(self, timeout: float = 15.0) -> DashboardServer:
         self._thread = threading.Thread(target=self._run, name="qip-dashboard", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
@@ -81,8 +82,9 @@ class DashboardServer:
         config.errorlog = None  # errors are answered as pages or JSON; nothing to print in the terminal
         config.graceful_timeout = 2.0
         try:
-            asyncio.run(serve(self.app, config, shutdown_trigger=self._stopped))
-        except BaseException as error:  # noqa: BLE001 - handed to start(), which raises it as DashboardError
+            # hypercorn types ASGI scopes as TypedDicts, Starlette as MutableMapping: the same dicts at runtime
+            asyncio.run(serve(self.app, config, shutdown_trigger=self._stopped))  # type: ignore[arg-type]
+        except BaseException as error:
             self._error = error
 
     async def _stopped(self) -> None:
@@ -92,6 +94,7 @@ class DashboardServer:
     def _answers(self) -> bool:
         try:
             with _DIRECT.open(self.url + "healthz", timeout=1) as response:
-                return response.status == 200
+                status: int = response.status
+                return status == 200
         except OSError:
             return False

@@ -8,15 +8,17 @@ so they are tested without a stack.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from qip.api import Pipeline, QueueState
-from qip.store import COMPLETED, FAILED, REJECTED, STATUSES, elapsed_ms, parse_iso
+from qip.client.metrics import percentile
+from qip.client.pipeline import Pipeline
+from qip.client.queues import QueueState
+from qip.core.clock import elapsed_ms, parse_iso
+from qip.core.model import COMPLETED, FAILED, REJECTED, STATUSES, STEPS
 
-STAGES = ("validate", "extract_metadata", "resize", "thumbnails", "archive")
 WINDOW_MINUTES = 30  # throughput chart: one bar per minute
 LATENCY_SAMPLE = 200  # newest completed records the percentiles are taken over
 FINISHED_CAP = 5000  # most finished records read for the throughput chart
@@ -64,17 +66,9 @@ class Overview:
         return sum(minute.total for minute in self.minutes)
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100); None without values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
 def latencies(records: Iterable[dict[str, Any]]) -> tuple[list[Latency], Latency]:
     """Per-stage p50/p95 of `duration_ms`, and of the whole run (started_at to completed_at)."""
-    per_stage: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    per_stage: dict[str, list[float]] = {stage: [] for stage in STEPS}
     runs: list[float] = []
     for record in records:
         for stage, values in per_stage.items():
@@ -109,7 +103,7 @@ def finished_at(record: dict[str, Any]) -> str | None:
 
 def overview(pipeline: Pipeline, now: datetime | None = None) -> Overview:
     """Read everything the overview shows (a handful of queries; no table scan)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     since = (now - timedelta(minutes=WINDOW_MINUTES + 5)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     store = pipeline.store
     finished: list[dict[str, Any]] = []

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from qip import config, layout, objects
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from qip.core import config, layout, objects
+from qip.core.clock import now_iso
+from qip.core.model import Stage
 from qip.functions import runtime
 from qip.functions.step import StepRequest, run_step
-from qip.store import now_iso
 
 MANIFEST_VERSION = 1
 
 
-def archive(request: StepRequest) -> dict:
+def archive(request: StepRequest) -> dict[str, Any]:
     bucket = runtime.required(config.ARCHIVE_BUCKET)
     s3 = runtime.s3()
     original_key = layout.archive_key(request.key, "original")
@@ -21,12 +25,12 @@ def archive(request: StepRequest) -> dict:
     thumbs = request.extras["thumbnails"]["items"]
     manifest = {
         "version": MANIFEST_VERSION,
-        "image": {"bucket": request.bucket, "key": request.key, "etag": request.image.get("etag")},
+        "image": {"bucket": request.bucket, "key": request.key, "etag": request.image.etag},
         "archived_at": now_iso(),
         "execution": request.execution,
         "metadata": request.extras.get("metadata"),
-        "original": {"uri": layout.s3_uri(bucket, original_key), "bytes": request.image.get("size"),
-                     "content_type": request.image.get("content_type")},
+        "original": {"uri": layout.s3_uri(bucket, original_key), "bytes": request.image.size,
+                     "content_type": request.image.content_type},
         "display": display,
         "thumbnails": thumbs,
     }
@@ -42,5 +46,5 @@ def archive(request: StepRequest) -> dict:
 
 
 @runtime.logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
-    return run_step("archive", event, archive)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return run_step(Stage.ARCHIVE, event, archive)

@@ -7,19 +7,22 @@ while this function is busy or failing); failures are reported per message.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from qip import aws, config
-from qip.audit import AuditTrail
+from qip.core import aws, config
+from qip.core.audit_trail import AuditTrail
 from qip.functions import runtime
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def trail() -> AuditTrail:
     return AuditTrail(aws.table(runtime.required(config.AUDIT_TABLE_NAME)))
 
@@ -29,5 +32,5 @@ def store(record: SQSRecord) -> bool:
 
 
 @runtime.logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=store, processor=processor, context=context)

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from qip import aws, config, layout
+from qip.core import aws, config, layout
+from qip.core.model import ImagePointer
 from qip.functions import runtime
 from qip.functions.ingest import ingest
 
@@ -31,13 +35,13 @@ class UnknownMessageError(ValueError):
     """A queue message that is neither an upload event nor a retry; it ends in the DLQ."""
 
 
-def start(image: dict) -> str:
+def start(image: ImagePointer) -> str:
     """Start the pipeline for an image pointer; a repeated start of the same run is a no-op."""
-    name = layout.execution_name(image["bucket"], image["key"], image["sequencer"], int(image.get("attempt", 1)))
+    name = layout.execution_name_of(image)
     sfn = aws.client("stepfunctions")
     try:
         sfn.start_execution(stateMachineArn=runtime.required(config.STATE_MACHINE_ARN), name=name,
-                            input=json.dumps({"image": image}))
+                            input=image.to_message())
     except sfn.exceptions.ExecutionAlreadyExists:
         runtime.logger.info("execution exists; duplicate message", extra={"execution": name})
     return name
@@ -72,22 +76,24 @@ def running_executions(limit: int) -> int:
     return count
 
 
-def defer(image: dict) -> None:
-    delay = random.randint(*config.DEFER_SECONDS.get())  # noqa: S311 - jitter, not security
-    aws.client("sqs").send_message(QueueUrl=runtime.required(config.QUEUE_URL),
-                                   MessageBody=json.dumps({"image": image}), DelaySeconds=delay)
+def defer(image: ImagePointer) -> None:
+    low, high = config.DEFER_SECONDS.get()
+    delay = random.randint(low, high)  # noqa: S311 - jitter, not security
+    aws.client("sqs").send_message(QueueUrl=runtime.required(config.QUEUE_URL), MessageBody=image.to_message(),
+                                   DelaySeconds=delay)
     runtime.logger.info("too many images in flight; queued again", extra={"delay_seconds": delay})
 
 
 def dispatch(record: SQSRecord, admission: Admission) -> str | None:
     body = json.loads(record.body)
+    image: ImagePointer | None
     if body.get("source") == "aws.s3" and "detail" in body:
         image = ingest(S3EventBridgeNotificationEvent(body))
-    elif isinstance(body.get("image"), dict):
-        image = body["image"]  # a pipeline retry, or an image deferred by admission control
     else:
-        raise UnknownMessageError(f"message {record.message_id} is neither an upload event nor a retry")
-    if not image:
+        image = ImagePointer.from_message(body)  # a pipeline retry, or an image deferred by admission control
+        if image is None:
+            raise UnknownMessageError(f"message {record.message_id} is neither an upload event nor a retry")
+    if image is None:
         return None
     if not admission.take():
         defer(image)
@@ -96,7 +102,7 @@ def dispatch(record: SQSRecord, admission: Admission) -> str | None:
 
 
 @runtime.logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     admission = Admission(config.MAX_RUNNING_IMAGES.get())
     return process_partial_response(event=event, record_handler=lambda record: dispatch(record, admission),
                                     processor=processor, context=context)

@@ -5,8 +5,13 @@ The full metadata goes to the store; the state machine carries only a summary.
 
 from __future__ import annotations
 
-from qip import objects
-from qip.functions import runtime, settings
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from qip.core import objects
+from qip.core.model import Stage
+from qip.functions import runtime
 from qip.functions.step import Outcome, StepRequest, run_step
 from qip.imaging import extract_metadata
 
@@ -15,10 +20,10 @@ SUMMARY_FIELDS = ("format", "width", "height", "frame_count", "sha256", "blurhas
 
 def extract(request: StepRequest) -> Outcome:
     data = objects.read(runtime.s3(), request.bucket, request.key)
-    metadata = extract_metadata(data, settings.limits())
+    metadata = extract_metadata(data, runtime.limits())
     return Outcome({name: metadata.get(name) for name in SUMMARY_FIELDS}, {"metadata": metadata})
 
 
 @runtime.logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
-    return run_step("extract_metadata", event, extract)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return run_step(Stage.EXTRACT_METADATA, event, extract)

@@ -11,29 +11,28 @@ from __future__ import annotations
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 
-from qip import config, objects
+from qip.core import config, objects
+from qip.core.model import REJECTED, UPLOADED, EventKind, ImagePointer, Rejection, Stage
+from qip.core.store import Upload
+from qip.core.telemetry import Transition
 from qip.functions import runtime
-from qip.imaging import sniff
-from qip.store import REJECTED, UPLOADED, Upload
-from qip.telemetry import UPLOAD_RECEIVED, UPLOAD_REJECTED, Transition
-
-STAGE = "ingest"
+from qip.imaging import SNIFF_BYTES, ImageTooLargeError, NotAnImageError, sniff
 
 
-def judge(head: bytes, size: int, content_type: str) -> dict | None:
-    """The rejection reason for a file that is plainly not an acceptable image, else None."""
+def judge(head: bytes, size: int, content_type: str) -> Rejection | None:
+    """The rejection of a file that is plainly not an acceptable image, else None."""
     max_bytes = config.MAX_BYTES.get()
     if size == 0:
-        return {"code": "empty", "message": "the file is empty (0 bytes)"}
+        return Rejection.from_error(NotAnImageError("the file is empty (0 bytes)", reason_code="empty"))
     if size > max_bytes:
-        return {"code": "too_many_bytes", "message": f"the file has {size} bytes; the limit is {max_bytes}"}
+        return Rejection.from_error(ImageTooLargeError(f"the file has {size} bytes; the limit is {max_bytes}"))
     if sniff(head) is None:
-        return {"code": "not_an_image",
-                "message": f"the content is not a supported image format (declared type: {content_type})"}
+        return Rejection.from_error(NotAnImageError(
+            f"the content is not a supported image format (declared type: {content_type})"))
     return None
 
 
-def ingest(event: S3EventBridgeNotificationEvent) -> dict | None:
+def ingest(event: S3EventBridgeNotificationEvent) -> ImagePointer | None:
     """Record the upload; the image's pointer if the pipeline should run for it, else None."""
     s3 = runtime.s3()
     bucket = event.detail.bucket.name
@@ -47,20 +46,20 @@ def ingest(event: S3EventBridgeNotificationEvent) -> dict | None:
     upload = Upload(bucket=bucket, key=found.key, size=found.size, content_type=found.content_type,
                     etag=found.etag, sequencer=event.detail.object.sequencer or "0",
                     uploaded_at=_event_time(event.time), version_id=found.version_id)
-    reason = judge(objects.read(s3, bucket, found.key, limit=config.SNIFF_BYTES), found.size,
-                   found.content_type)
-    status = REJECTED if reason else UPLOADED
-    if not runtime.store().record_upload(upload, status, reason):
+    rejection = judge(objects.read(s3, bucket, found.key, limit=SNIFF_BYTES), found.size, found.content_type)
+    status = REJECTED if rejection else UPLOADED
+    if not runtime.store().record_upload(upload, status, rejection):
         runtime.logger.info("stale or duplicate upload event ignored")
         return None
     telemetry = runtime.telemetry()
-    kind = UPLOAD_REJECTED if reason else UPLOAD_RECEIVED
-    transition = Transition(kind, bucket, upload.key, STAGE, status, error=reason,
+    kind = EventKind.UPLOAD_REJECTED if rejection else EventKind.UPLOAD_RECEIVED
+    transition = Transition(kind, bucket, upload.key, Stage.INGEST, status,
+                            error=rejection.to_dict() if rejection else None,
                             extra={"size": upload.size, "content_type": upload.content_type})
     telemetry.emit(transition)
-    if reason:
+    if rejection:
         telemetry.notify(transition, f"Rejected: {upload.key}")
-        runtime.measure(STAGE, ImagesRejected=(MetricUnit.Count, 1))
+        runtime.measure(Stage.INGEST, ImagesRejected=(MetricUnit.Count, 1))
         return None
     return upload.pointer()
 
@@ -68,4 +67,3 @@ def ingest(event: S3EventBridgeNotificationEvent) -> dict | None:
 def _event_time(time: str) -> str:
     """EventBridge gives whole seconds (`2026-11-28T15:00:00Z`); store milliseconds like the rest."""
     return time.replace("Z", ".000Z") if time.endswith("Z") and "." not in time else time
-

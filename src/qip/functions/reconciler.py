@@ -1,12 +1,15 @@
-"""Reconciler: the scheduled sweep for images stuck in UPLOADED or PROCESSING (see qip.reconcile)."""
+"""Reconciler: the scheduled sweep for images stuck in UPLOADED or PROCESSING (see qip.core.reconciliation)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from qip import aws, config
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from qip.core import aws, config
+from qip.core.reconciliation import Reconciler
 from qip.functions import runtime
-from qip.reconcile import Reconciler
 
 
 def reconciler() -> Reconciler:
@@ -16,7 +19,7 @@ def reconciler() -> Reconciler:
 
 
 @runtime.logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = reconciler().run(timedelta(minutes=config.STUCK_AFTER_MINUTES.get())).to_dict()
     runtime.logger.info("reconciled", extra=result)
     return result

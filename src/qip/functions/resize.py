@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from qip import config, layout, objects
-from qip.functions import runtime, settings
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from qip.core import config, layout, objects
+from qip.core.model import Stage
+from qip.functions import runtime
 from qip.functions.step import StepRequest, run_step
 from qip.imaging import Derivative, resize
 
 
-def store_derivative(image_key: str, derivative: Derivative) -> dict:
+def store_derivative(image_key: str, derivative: Derivative) -> dict[str, Any]:
     """Write a derivative under the image's archive prefix; return its pointer."""
     bucket = runtime.required(config.ARCHIVE_BUCKET)
     key = layout.archive_key(image_key, layout.derivative_name(derivative.name, derivative.format))
@@ -17,11 +22,11 @@ def store_derivative(image_key: str, derivative: Derivative) -> dict:
             **derivative.to_dict()}
 
 
-def make_display(request: StepRequest) -> dict:
+def make_display(request: StepRequest) -> dict[str, Any]:
     data = objects.read(runtime.s3(), request.bucket, request.key)
-    return store_derivative(request.key, resize(data, settings.render_options()))
+    return store_derivative(request.key, resize(data, runtime.render_options()))
 
 
 @runtime.logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
-    return run_step("resize", event, make_display)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return run_step(Stage.RESIZE, event, make_display)

@@ -5,41 +5,58 @@ Built lazily, once per warm Lambda environment.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from qip import aws, config
-from qip.exceptions import ConfigurationError
-from qip.store import MetadataStore
-from qip.telemetry import Telemetry
+from qip.core import aws, config
+from qip.core.errors import ConfigurationError
+from qip.core.store import MetadataStore
+from qip.core.telemetry import Telemetry
+from qip.imaging import Limits, RenderOptions
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
 
 logger = Logger(service="qip")
 metrics = Metrics(namespace="QuantumImageProcessor", service="qip")
 
 
-def required(setting: config.Setting) -> str:
+def required(setting: config.Setting[str]) -> str:
     value = setting.get()
     if not value:
         raise ConfigurationError(f"environment variable {setting.env} is not set ({setting.help})")
     return value
 
 
-@lru_cache(maxsize=None)
+@cache
 def store() -> MetadataStore:
     return MetadataStore(aws.table(required(config.TABLE_NAME)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def telemetry() -> Telemetry:
     return Telemetry(
         aws.client("events"), aws.client("sns"), required(config.EVENT_BUS_NAME), required(config.TOPIC_ARN)
     )
 
 
-def s3():
+def s3() -> S3Client:
     return aws.client("s3")
+
+
+def limits() -> Limits:
+    """The image limits the template configured (MAX_BYTES, MAX_PIXELS, MAX_FRAMES, MAX_METADATA_BYTES)."""
+    return Limits(max_bytes=config.MAX_BYTES.get(), max_pixels=config.MAX_PIXELS.get(),
+                  max_frames=config.MAX_FRAMES.get(), max_metadata_bytes=config.MAX_METADATA_BYTES.get())
+
+
+def render_options() -> RenderOptions:
+    """How the display image and the thumbnails are made (MAX_SIDE, THUMBNAIL_SIZES, THUMBNAIL_FORMAT)."""
+    return RenderOptions(max_side=config.MAX_SIDE.get(), thumbnail_sizes=config.THUMBNAIL_SIZES.get(),
+                         thumbnail_format=config.THUMBNAIL_FORMAT.get())
 
 
 def monitoring_enabled() -> bool:

@@ -1,7 +1,8 @@
 """The frame every pipeline step runs in: parse the request, run the work, record the outcome.
 
 A step's work sees a `StepRequest` and returns a small JSON-serialisable dict (S3 pointers,
-never pixels), or an `Outcome` when it also has data for the store. The frame records the stage's timestamps in the store, publishes the stage's
+never pixels), or an `Outcome` when it also has data for the store. The frame records the
+stage's timestamps in the store, publishes the stage's
 events and notification, emits its metrics, and turns errors into the two kinds the state
 machine tells apart: `TransientError` (retried with backoff) and everything else (caught and
 recorded as FAILED).
@@ -10,19 +11,21 @@ recorded as FAILED).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from qip import faults
-from qip.exceptions import TransientError
+from qip.core import faults
+from qip.core.clock import now_iso
+from qip.core.errors import TransientError
+from qip.core.model import PROCESSING, EventKind, ImagePointer, Status
+from qip.core.telemetry import Transition
 from qip.functions import runtime
 from qip.imaging.exceptions import ImageProcessingError
-from qip.store import PROCESSING, now_iso
-from qip.telemetry import STAGE_FAILED, STAGE_RETRYING, STAGE_STARTED, STAGE_SUCCEEDED, Transition
 
 # botocore's throttling codes (SQS says RequestThrottled, SNS ThrottledException), and a few transient ones.
 _THROTTLING = {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
@@ -37,18 +40,18 @@ class StepRequest:
     """The state machine's input to a step: the image pointer, execution context, and extras."""
 
     stage: str
-    image: dict[str, Any]
+    image: ImagePointer
     execution: str
     retry: int
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def bucket(self) -> str:
-        return self.image["bucket"]
+        return self.image.bucket
 
     @property
     def key(self) -> str:
-        return self.image["key"]
+        return self.image.key
 
     @property
     def attempt(self) -> int:
@@ -56,10 +59,11 @@ class StepRequest:
         return self.retry + 1
 
     @classmethod
-    def parse(cls, stage: str, event: dict[str, Any]) -> "StepRequest":
+    def parse(cls, stage: str, event: dict[str, Any]) -> StepRequest:
         context = event.get("context") or {}
         extras = {k: v for k, v in event.items() if k not in ("image", "context")}
-        return cls(stage, event["image"], context.get("execution", ""), int(context.get("retry", 0)), extras)
+        return cls(stage, ImagePointer.from_dict(event["image"]), context.get("execution", ""),
+                   int(context.get("retry", 0)), extras)
 
 
 @dataclass(frozen=True)
@@ -106,11 +110,11 @@ def _run_step(stage: str, event: dict[str, Any],
     runtime.logger.append_keys(image_key=request.key, correlation_id=request.execution, stage=stage)
     telemetry = runtime.telemetry()
 
-    def transition(kind: str, status: str, **kwargs) -> Transition:
+    def transition(kind: EventKind, status: Status, **kwargs: Any) -> Transition:
         return Transition(kind, request.bucket, request.key, stage, status,
                           request.execution, request.attempt, **kwargs)
 
-    telemetry.emit(transition(STAGE_RETRYING if request.retry else STAGE_STARTED, PROCESSING))
+    telemetry.emit(transition(EventKind.STAGE_RETRYING if request.retry else EventKind.STAGE_STARTED, PROCESSING))
     started_at, started = now_iso(), time.perf_counter()
     try:
         faults.inject(stage, request.key, request.execution, request.retry)
@@ -118,11 +122,11 @@ def _run_step(stage: str, event: dict[str, Any],
     except Exception as error:
         duration_ms = round((time.perf_counter() - started) * 1000)
         details = {"type": type(error).__name__, "message": str(error)[:1000], "stage": stage,
-                   "attempt": request.attempt, "pipeline_attempt": request.image.get("attempt", 1),
+                   "attempt": request.attempt, "pipeline_attempt": request.image.attempt,
                    "retryable": is_transient(error), "at": now_iso()}
         runtime.logger.exception("step failed", extra={"error": details})
         runtime.store().record_stage_error(request.key, request.execution, details)
-        telemetry.emit(transition(STAGE_FAILED, PROCESSING, duration_ms=duration_ms, error=details))
+        telemetry.emit(transition(EventKind.STAGE_FAILED, PROCESSING, duration_ms=duration_ms, error=details))
         _count(stage, succeeded=False)
         if details["retryable"] and not isinstance(error, TransientError):
             raise TransientError(f"{details['type']}: {details['message']}") from error
@@ -136,7 +140,7 @@ def _run_step(stage: str, event: dict[str, Any],
     if not runtime.store().complete_stage(request.key, request.execution, stage, stage_record, outcome.stored):
         runtime.logger.info("record owned by another run or upload; this stage's success is not announced")
         return result
-    done = transition(STAGE_SUCCEEDED, PROCESSING, duration_ms=duration_ms, extra={"result": result})
+    done = transition(EventKind.STAGE_SUCCEEDED, PROCESSING, duration_ms=duration_ms, extra={"result": result})
     telemetry.emit(done)
     telemetry.notify(done, f"{stage} done: {request.key}")
     _count(stage, succeeded=True, duration_ms=duration_ms)
@@ -145,7 +149,8 @@ def _run_step(stage: str, event: dict[str, Any],
 
 def _count(stage: str, succeeded: bool, duration_ms: int | None = None) -> None:
     """StageSucceeded and StageFailed as 1/0 each run: their Sums count runs, their Averages are rates."""
-    values = {"StageSucceeded": (MetricUnit.Count, int(succeeded)), "StageFailed": (MetricUnit.Count, int(not succeeded))}
+    values = {"StageSucceeded": (MetricUnit.Count, int(succeeded)),
+              "StageFailed": (MetricUnit.Count, int(not succeeded))}
     if duration_ms is not None:
         values["StageDuration"] = (MetricUnit.Milliseconds, duration_ms)
     runtime.measure(stage, **values)

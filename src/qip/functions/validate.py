@@ -6,23 +6,28 @@ and never retried.
 
 from __future__ import annotations
 
-from qip import objects
-from qip.functions import runtime, settings
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from qip.core import objects
+from qip.core.model import Rejection, Stage
+from qip.functions import runtime
 from qip.functions.step import StepRequest, run_step
 from qip.imaging import validate
 from qip.imaging.exceptions import InvalidImageError
 
 
-def check(request: StepRequest) -> dict:
-    limits = settings.limits()
+def check(request: StepRequest) -> dict[str, Any]:
+    limits = runtime.limits()
     data = objects.read(runtime.s3(), request.bucket, request.key, limit=limits.max_bytes + 1)
     try:
         info = validate(data, limits)
     except InvalidImageError as invalid:
-        return {"verdict": "rejected", "reason_code": invalid.reason_code, "reason": str(invalid)}
+        return Rejection.from_error(invalid).to_verdict()
     return {"verdict": "accepted", **info.to_dict()}
 
 
 @runtime.logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
-    return run_step("validate", event, check)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return run_step(Stage.VALIDATE, event, check)

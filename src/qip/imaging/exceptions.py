@@ -27,7 +27,8 @@ class InvalidImageError(ImagingError):
         return str(self)
 
     def to_dict(self) -> dict[str, str]:
-        """JSON-serialisable form, for the metadata record and failure events."""
+        """JSON-serialisable form for callers of the image core (the pipeline itself speaks of a
+        rejection as a `qip.core.model.Rejection`, made from this error by `Rejection.from_error`)."""
         return {"reason_code": self.reason_code, "message": str(self)}
 
 

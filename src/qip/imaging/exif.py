@@ -124,7 +124,7 @@ def _timestamp(value: Any, offset: Any) -> str | None:
     if text is None:
         return None
     try:
-        moment = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
+        moment = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")  # noqa: DTZ007 - EXIF times carry no zone
     except ValueError:
         return None
     stamp = moment.isoformat()

@@ -37,7 +37,7 @@ def container_metadata_bytes(data: bytes, fmt: str) -> int | None:
     return None
 
 
-def info_metadata_bytes(info: Mapping[str, Any]) -> int:
+def info_metadata_bytes(info: Mapping[Any, Any]) -> int:
     """Metadata bytes Pillow's header parse exposes in ``Image.info`` (EXIF, ICC, XMP, comment)."""
     total = 0
     for key in _INFO_KEYS:

@@ -152,7 +152,7 @@ def _resize_bands(image: Image.Image, size: tuple[int, int], bands: int) -> Imag
         return image.resize((size[0], bottom - top), RESAMPLE,
                             box=(0, top * scale, image.width, bottom * scale))
 
-    out = Image.new(image.mode, size, None)  # type: ignore[arg-type]  # None: no fill, all pasted
+    out = Image.new(image.mode, size, None)  # None: no fill, every band is pasted
     for i, part in enumerate(pool().map(band, range(bands))):
         out.paste(part, (0, cuts[i]))
     return out

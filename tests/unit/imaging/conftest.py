@@ -16,7 +16,7 @@ for _path in (_ROOT, _ROOT / "src"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from tests import imaging_corpus  # noqa: E402
+from tests import imaging_corpus  # noqa: E402 - after the path set-up above (run alone, too)
 
 
 @pytest.fixture(scope="session")

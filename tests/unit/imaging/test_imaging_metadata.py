@@ -8,9 +8,9 @@ import json
 import blurhash
 import pytest
 from PIL import Image
-from tests import imaging_corpus as corpus
 
 from qip.imaging import InvalidImageError, extract_metadata, process
+from tests import imaging_corpus as corpus
 
 
 def test_every_good_image_has_json_metadata(good: dict[str, bytes]) -> None:

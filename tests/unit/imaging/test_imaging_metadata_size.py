@@ -8,12 +8,12 @@ import zlib
 
 import pytest
 from PIL import Image
-from tests import imaging_corpus as corpus
 
 from qip.imaging import Limits, MetadataTooLargeError, validate
 from qip.imaging.decode import open_checked
 from qip.imaging.exceptions import InvalidImageError
 from qip.imaging.metadata_size import container_metadata_bytes
+from tests import imaging_corpus as corpus
 
 DEFAULT_LIMIT = 256 * 1024
 
@@ -136,7 +136,7 @@ def test_other_formats_use_what_pillow_exposes() -> None:
 
 
 def test_settings_pass_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from qip.functions import settings
+    from qip.functions import runtime as settings
 
     monkeypatch.setenv("MAX_METADATA_BYTES", "12345")
     assert settings.limits().max_metadata_bytes == 12345

@@ -8,12 +8,12 @@ import struct
 import pytest
 from imaging_checks import decode, near
 from PIL import Image, ImageChops, ImageCms
-from tests import imaging_corpus as corpus
 
 from qip.imaging import RenderOptions, process, resize, thumbnails
 from qip.imaging.decode import open_checked
 from qip.imaging.limits import Limits
 from qip.imaging.render import fit, prepare
+from tests import imaging_corpus as corpus
 
 SMALL = RenderOptions(max_side=96, thumbnail_sizes=(48, 24, 12))
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageFile
-from tests import imaging_corpus as corpus
 
 from qip.imaging import Limits, validate
 from qip.imaging.exceptions import (
@@ -21,6 +20,7 @@ from qip.imaging.exceptions import (
     TooManyPixelsError,
     TruncatedImageError,
 )
+from tests import imaging_corpus as corpus
 
 
 def test_good_images_are_accepted(good: dict[str, bytes]) -> None:
@@ -165,7 +165,8 @@ def test_pillow_reads_avif_natively() -> None:
 
 def test_unexpected_failures_are_retryable_and_keep_their_cause(
         monkeypatch: pytest.MonkeyPatch, good: dict[str, bytes]) -> None:
-    from qip.imaging import api, resize
+    from qip.imaging import operations as api
+    from qip.imaging import resize
 
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("disk on fire")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw
 
@@ -37,7 +38,7 @@ def _jpeg_with_exif() -> bytes:
     return out.getvalue()
 
 
-def _encode(image: Image.Image, fmt: str, **options) -> bytes:
+def _encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
     out = io.BytesIO()
     image.save(out, fmt, **options)
     return out.getvalue()

@@ -8,11 +8,12 @@ the command line gets them from its flags, then the environment, then these defa
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from qip.paths import DEFAULT_HOME
+from qip.imaging import Limits, RenderOptions
 
 T = TypeVar("T")
 
@@ -24,7 +25,7 @@ class Setting(Generic[T]):
     env: str
     default: T
     help: str
-    parse: Callable[[str], T] = str  # type: ignore[assignment]
+    parse: Callable[[str], T] = field(default=str)  # type: ignore[assignment]  # str for str settings
 
     def get(self, override: T | None = None) -> T:
         """Argument, else environment, else default."""
@@ -68,26 +69,31 @@ PIPELINE_RETRY_DELAY_SECONDS = Setting(
 MAX_RUNNING_IMAGES = Setting(
     "MAX_RUNNING_IMAGES", 0, "most pipeline executions running at once; 0 = no limit (dispatcher)", int
 )
-DEFER_SECONDS = Setting("DEFER_SECONDS", (2, 10), "delay range (s) for an image over that limit", _ints)
+DEFER_SECONDS: Setting[tuple[int, ...]] = Setting(
+    "DEFER_SECONDS", (2, 10), "delay range (s) for an image over that limit", _ints
+)
 STUCK_AFTER_MINUTES = Setting(
     "STUCK_AFTER_MINUTES", 30, "an image UPLOADED or PROCESSING this long is checked by the reconciler", int
 )
-MAX_BYTES = Setting("MAX_BYTES", 50 * 1024 * 1024, "largest upload accepted, in bytes", int)
-MAX_PIXELS = Setting("MAX_PIXELS", 100_000_000, "largest image accepted, in pixels", int)
-MAX_FRAMES = Setting("MAX_FRAMES", 500, "most frames accepted in an animation", int)
+# Image limits and rendering: the defaults are the image core's own (qip.imaging.Limits, RenderOptions).
+MAX_BYTES = Setting("MAX_BYTES", Limits.max_bytes, "largest upload accepted, in bytes", int)
+MAX_PIXELS = Setting("MAX_PIXELS", Limits.max_pixels, "largest image accepted, in pixels", int)
+MAX_FRAMES = Setting("MAX_FRAMES", Limits.max_frames, "most frames accepted in an animation", int)
 MAX_METADATA_BYTES = Setting(
-    "MAX_METADATA_BYTES", 256 * 1024, "most bytes of embedded metadata (EXIF, XMP, ICC, comments) accepted", int
+    "MAX_METADATA_BYTES", Limits.max_metadata_bytes,
+    "most bytes of embedded metadata (EXIF, XMP, ICC, comments) accepted", int
 )
-MAX_SIDE = Setting("MAX_SIDE", 2048, "long side of the resized (display) image, in pixels", int)
-THUMBNAIL_SIZES = Setting("THUMBNAIL_SIZES", (512, 256, 128), "thumbnail long sides", _ints)
-THUMBNAIL_FORMAT = Setting("THUMBNAIL_FORMAT", "webp", "thumbnail format: webp or jpeg")
-SNIFF_BYTES = 4096  # bytes read at ingest to judge whether an upload is an image at all
+MAX_SIDE = Setting("MAX_SIDE", RenderOptions.max_side, "long side of the resized (display) image, in pixels", int)
+THUMBNAIL_SIZES = Setting("THUMBNAIL_SIZES", RenderOptions.thumbnail_sizes, "thumbnail long sides", _ints)
+THUMBNAIL_FORMAT = Setting("THUMBNAIL_FORMAT", RenderOptions.thumbnail_format, "thumbnail format: webp or jpeg")
 
 # --- the local engine and the command line --------------------------------------------------
 REGION = Setting("QIP_REGION", "us-east-1", "AWS region (the local engine's region)")
 STACK_NAME = Setting("QIP_STACK_NAME", "qip", "CloudFormation stack name")
 ENGINE_PORT = Setting("QIP_PORT", 4566, "port of the local engine on 127.0.0.1", int)
-STATE_DIR = Setting("QIP_HOME", DEFAULT_HOME, "folder for the local engine's state and logs", Path)
+STATE_DIR: Setting[Path | None] = Setting(
+    "QIP_HOME", None, "folder for the local engine's state and logs (default: .qip in the project folder)", Path
+)
 ENGINE_START_TIMEOUT = Setting(
     "QIP_START_TIMEOUT", 60.0, "seconds to wait for the local engine to answer", float
 )

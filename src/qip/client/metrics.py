@@ -12,8 +12,12 @@ import json
 import math
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types_boto3_logs import CloudWatchLogsClient
 
 
 @dataclass
@@ -37,7 +41,8 @@ def percentile(values: list[float], pct: float) -> float | None:
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
-def emf_records(logs, log_group_prefix: str, since_ms: int | None = None) -> Iterator[dict[str, Any]]:
+def emf_records(logs: CloudWatchLogsClient, log_group_prefix: str,
+                since_ms: int | None = None) -> Iterator[dict[str, Any]]:
     """Every EMF record in the log groups whose names start with the prefix."""
     groups = logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=log_group_prefix)
     for page in groups:
@@ -72,7 +77,9 @@ def _values(record: dict[str, Any], name: str) -> list[float]:
 def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Stage -> counts and p50/p95 duration; plus the pipeline-wide figures."""
     stages: dict[str, StageMetrics] = defaultdict(StageMetrics)
-    totals = {"images_rejected": 0, "bytes_processed": 0.0, "end_to_end_ms": []}
+    images_rejected = 0
+    bytes_processed = 0.0
+    latency: list[float] = []
     for record in records:
         stage = record.get("Stage")
         if stage:
@@ -80,18 +87,17 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
             metrics.succeeded += int(sum(_values(record, "StageSucceeded")))
             metrics.failed += int(sum(_values(record, "StageFailed")))
             metrics.durations_ms += _values(record, "StageDuration")
-        totals["images_rejected"] += int(sum(_values(record, "ImagesRejected")))
-        totals["bytes_processed"] += sum(_values(record, "BytesProcessed"))
-        totals["end_to_end_ms"] += _values(record, "EndToEndLatency")
-    latency = totals.pop("end_to_end_ms")
+        images_rejected += int(sum(_values(record, "ImagesRejected")))
+        bytes_processed += sum(_values(record, "BytesProcessed"))
+        latency += _values(record, "EndToEndLatency")
     return {
         "stages": {name: stages[name].to_dict() for name in sorted(stages)},
-        "images_rejected": totals["images_rejected"],
-        "bytes_processed": int(totals["bytes_processed"]),
+        "images_rejected": images_rejected,
+        "bytes_processed": int(bytes_processed),
         "end_to_end": {"count": len(latency), "p50_ms": percentile(latency, 50), "p95_ms": percentile(latency, 95)},
     }
 
 
-def report(logs, stack_name: str, since_seconds: float | None = None) -> dict[str, Any]:
+def report(logs: CloudWatchLogsClient, stack_name: str, since_seconds: float | None = None) -> dict[str, Any]:
     since_ms = int((time.time() - since_seconds) * 1000) if since_seconds else None
     return summarize(emf_records(logs, f"/aws/lambda/{stack_name}-", since_ms))

@@ -13,8 +13,10 @@ so what runs locally is what ships. How and why (docs/deploy-to-aws.md, "Packagi
   (python3.11: Amazon Linux 2, glibc 2.26; python3.12+: Amazon Linux 2023, glibc 2.34), so a wheel
   that would not load on Lambda is refused at build time. (`sam build` needs the runtime's own
   interpreter on PATH and refuses manylinux_2_28 wheels; pip does neither.)
-- The zip holds no bytecode caches, console scripts, type stubs, dev tools or dev-only modules of
-  `qip` (`qip.local`, the CLI, this module); dist-info keeps METADATA and licences only.
+- Of `qip`, the zip holds exactly the packages the functions run: `qip.core`, `qip.imaging` and
+  `qip.functions` (whole, by rule; the operator's client, the command line, the dashboard and this
+  tooling never ship). No bytecode caches, console scripts, type stubs or dev tools; dist-info
+  keeps METADATA and licences only.
 - Cached by content hash: the dependency set (lock, names, runtime, platform) and the code are
   hashed separately, so a code change re-zips in about a second and an unchanged tree is instant.
 """
@@ -32,13 +34,14 @@ import tempfile
 import time
 import tomllib
 import zipfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Literal
 
-from qip.exceptions import BuildError
-from qip.paths import PROJECT_ROOT, TEMPLATE
+from qip.tooling.errors import BuildError
+from qip.tooling.paths import PROJECT_ROOT, TEMPLATE
 
 LOCK = PROJECT_ROOT / "requirements.lock"
 PYPROJECT = PROJECT_ROOT / "pyproject.toml"
@@ -51,9 +54,10 @@ FORMAT = "1"
 ARCHITECTURES = {"arm64": ("aarch64", 183), "x86_64": ("x86_64", 62)}
 # Lambda Python runtime -> newest glibc of its OS (Amazon Linux 2: 2.26; Amazon Linux 2023: 2.34).
 GLIBC_MINOR = {"python3.11": 26, "python3.12": 34, "python3.13": 34, "python3.14": 34}
-# Parts of `qip` the functions never import: the command line, the local engine, this builder.
-DEV_ONLY = ("qip/local/", "qip/dashboard/", "qip/cli.py", "qip/build.py", "qip/release.py", "qip/samples.py",
-            "qip/metrics_report.py")
+# The packages of `qip` that ship to Lambda, whole: what the functions import, and nothing else
+# (tests/unit/test_layering.py proves that they import nothing outside these).
+SHIPPED_PACKAGES = ("qip/core/", "qip/imaging/", "qip/functions/")
+SHIPPED_FILES = ("qip/__init__.py",)
 # Packages that are tools for building, never needed at run time.
 DEV_TOOLS = ("pip", "setuptools", "wheel", "pkg_resources", "_distutils_hack", "pytest", "_pytest")
 _DIST_INFO_KEEP = re.compile(r"^(METADATA|WHEEL|top_level\.txt|LICEN[CS]E.*|COPYING.*|NOTICE.*|AUTHORS.*|licenses)$")
@@ -132,12 +136,12 @@ def platforms(arch: str, runtime_name: str) -> list[str]:
 
 
 def code_files(source: Path = SOURCE) -> list[Path]:
-    """The `qip` files the functions need: sources and data, no caches, no dev-only modules."""
+    """The `qip` files the functions need: the shipped packages whole, no caches."""
     files = []
     for path in sorted((source / "qip").rglob("*")):
         relative = path.relative_to(source).as_posix()
         if (not path.is_file() or "__pycache__" in path.parts or path.suffix in (".pyc", ".pyo")
-                or relative.startswith(DEV_ONLY)):
+                or not (relative.startswith(SHIPPED_PACKAGES) or relative in SHIPPED_FILES)):
             continue
         files.append(path)
     return files
@@ -193,7 +197,7 @@ def build(arch: str = "arm64", out: Path = BUILD_DIR, progress: Callable[[str], 
                     deps / "requirements.txt", cached, time.monotonic() - started)
 
 
-def _dependencies(arch: str, runtime_name: str, key: str, cache: Path, progress) -> Path:
+def _dependencies(arch: str, runtime_name: str, key: str, cache: Path, progress: Callable[[str], None]) -> Path:
     """A folder with `dependencies.zip` (the installed wheels) and `requirements.txt` (their pins)."""
     folder = cache / f"deps-{runtime_name}-{arch}-{key[:16]}"
     if (folder / "dependencies.zip").exists():
@@ -224,7 +228,7 @@ def _pip_install(site: Path, arch: str, runtime_name: str) -> None:
                *[arg for tag in platforms(arch, runtime_name) for arg in ("--platform", tag)],
                "--no-compile", "--no-input", "--disable-pip-version-check", "--quiet",
                "--constraint", str(LOCK), *runtime_dependencies()]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)  # noqa: S603 - our own pip
     if result.returncode != 0:
         errors = "\n".join(line for line in (result.stderr + result.stdout).splitlines()
                            if "is ignored: it is neither a file nor a directory" not in line)
@@ -238,14 +242,22 @@ def _check_pins(site: Path) -> dict[str, str]:
     installed = {}
     for dist_info in site.glob("*.dist-info"):
         metadata = (dist_info / "METADATA").read_text(errors="replace")
-        name = re.search(r"^Name:\s*(.+)$", metadata, re.MULTILINE).group(1).strip()
-        version = re.search(r"^Version:\s*(.+)$", metadata, re.MULTILINE).group(1).strip()
+        name = _metadata_field(dist_info, metadata, "Name")
+        version = _metadata_field(dist_info, metadata, "Version")
         installed[name] = version
     unpinned = [f"{n}=={v}" for n, v in installed.items() if pins.get(_normal(n)) != v]
     if unpinned:
         raise BuildError("runtime dependencies not pinned in requirements.lock at these versions: "
                          + ", ".join(sorted(unpinned)) + "; pin them there")
     return installed
+
+
+def _metadata_field(dist_info: Path, metadata: str, field: str) -> str:
+    """One header of a distribution's METADATA (`Name`, `Version`); BuildError when it has none."""
+    found = re.search(rf"^{field}:\s*(.+)$", metadata, re.MULTILINE)
+    if found is None:
+        raise BuildError(f"{dist_info / 'METADATA'} has no {field} field; the installed distribution is broken")
+    return found.group(1).strip()
 
 
 def _prune(site: Path) -> None:
@@ -324,6 +336,6 @@ def native_libraries(artifact: Path) -> dict[str, int]:
             with archive.open(info) as member:
                 header = member.read(20)
             if header[:4] == b"\x7fELF":
-                order = "little" if header[5] == 1 else "big"
+                order: Literal["little", "big"] = "little" if header[5] == 1 else "big"
                 found[info.filename] = int.from_bytes(header[18:20], order)
     return found

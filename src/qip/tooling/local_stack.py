@@ -3,37 +3,24 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from botocore.exceptions import ClientError
 
-from qip import aws, build, config
-from qip.api import StackInfo
-from qip.exceptions import DeployError, EngineError, StackNotFoundError
-from qip.local import deploy
-from qip.local.engine import Engine
+from qip.client.errors import StackNotFoundError
+from qip.client.stack import StackInfo
+from qip.core import aws, config
+from qip.tooling import build
+from qip.tooling import cloudformation as deploy
+from qip.tooling.engine import Engine
+from qip.tooling.errors import DeployError, EngineError
+from qip.tooling.parameters import LOCAL_PARAMETERS
+from qip.tooling.paths import DEFAULT_HOME
 
 ARTIFACTS_BUCKET = "qip-artifacts"
-# The one place for what the local engine deploys differently. AWS deploys (`qip deploy`) use the
-# template's defaults plus explicit --parameter values only, and refuse the local-only ones.
-LOCAL_ONLY_PARAMETERS = {
-    # The engine reports every Python exception as Runtime.HandlerError, not by class name.
-    "EngineRetryableError": "Runtime.HandlerError",
-}
-LOCAL_PARAMETERS = {
-    **LOCAL_ONLY_PARAMETERS,
-    "PipelineRetryDelaySeconds": "2",
-    # Every Lambda worker of the engine unpacks the artifact on its first call: a few images at
-    # a time keep a burst on this machine from spawning hundreds of them.
-    "MaxRunningImages": "4",
-    # The engine runs the functions on this machine, from the artifact built for its architecture.
-    "Architecture": build.machine_arch(),
-}
-
-
 def engine(port: int | None = None, home: Path | None = None) -> Engine:
-    return Engine(port=config.ENGINE_PORT.get(port), home=Path(config.STATE_DIR.get(home)).resolve())
+    return Engine(port=config.ENGINE_PORT.get(port), home=Path(config.STATE_DIR.get(home) or DEFAULT_HOME).resolve())
 
 
 def up(local: Engine, stack: str, progress: Callable[[str], None] = print,
@@ -66,7 +53,8 @@ def local_artifact(progress: Callable[[str], None] = print) -> build.Artifact:
     if build.python_version(runtime) != here:
         raise DeployError(f"the functions' runtime is {runtime} (template.yaml) but the local engine runs them on "
                           f"Python {here}: the artifact's native modules would not load. Use a Python "
-                          f"{build.python_version(runtime)} venv (PYTHON=python{build.python_version(runtime)} ./dev install)")
+                          f"{build.python_version(runtime)} venv "
+                          f"(PYTHON=python{build.python_version(runtime)} ./dev install)")
     artifact = build.build(build.machine_arch(), progress=progress)
     progress(f"artifact: {artifact.summary()}")
     return artifact

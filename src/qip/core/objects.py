@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-_MISSING = {"404", "NoSuchKey", "NotFound"}
+from qip.core.aws import error_code, is_missing
 
 
 @dataclass(frozen=True)
@@ -21,11 +26,7 @@ class ObjectHead:
     version_id: str | None
 
 
-def is_missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in _MISSING
-
-
-def head(s3, bucket: str, key: str) -> ObjectHead | None:
+def head(s3: S3Client, bucket: str, key: str) -> ObjectHead | None:
     try:
         response = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
@@ -41,7 +42,7 @@ def head(s3, bucket: str, key: str) -> ObjectHead | None:
     )
 
 
-def find(s3, bucket: str, event_key: str, etag: str | None = None) -> ObjectHead | None:
+def find(s3: S3Client, bucket: str, event_key: str, etag: str | None = None) -> ObjectHead | None:
     """Head the object an event names, whether the event left its key raw or URL-encoded.
 
     AWS URL-encodes keys in S3 events (`my photo+1.jpg` arrives as `my+photo%2B1.jpg`); the local
@@ -52,27 +53,27 @@ def find(s3, bucket: str, event_key: str, etag: str | None = None) -> ObjectHead
     found = [h for h in (head(s3, bucket, key) for key in candidates) if h is not None]
     clean_etag = (etag or "").strip('"')
     matching = [h for h in found if clean_etag and h.etag == clean_etag]
-    return (matching or found or [None])[0]
+    chosen = matching or found
+    return chosen[0] if chosen else None
 
 
-def read(s3, bucket: str, key: str, limit: int | None = None) -> bytes:
+def read(s3: S3Client, bucket: str, key: str, limit: int | None = None) -> bytes:
     """The object's bytes; with `limit`, at most that many (a ranged read)."""
-    kwargs = {"Bucket": bucket, "Key": key}
-    if limit is not None:
-        kwargs["Range"] = f"bytes=0-{max(limit - 1, 0)}"
     try:
-        return s3.get_object(**kwargs)["Body"].read()
+        if limit is None:
+            return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max(limit - 1, 0)}")["Body"].read()
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "InvalidRange":
+        if error_code(error) == "InvalidRange":
             return b""  # an empty object has no byte 0
         raise
 
 
-def write(s3, bucket: str, key: str, data: bytes, content_type: str) -> None:
+def write(s3: S3Client, bucket: str, key: str, data: bytes, content_type: str) -> None:
     s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
 
-def copy(s3, source_bucket: str, source_key: str, bucket: str, key: str) -> None:
+def copy(s3: S3Client, source_bucket: str, source_key: str, bucket: str, key: str) -> None:
     s3.copy_object(
         Bucket=bucket,
         Key=key,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from qip.exceptions import TransientError
+from qip.core.errors import TransientError
 
 FAULTS_FILE_ENV = "QIP_FAULTS_FILE"
 MODES = ("fail", "slow", "crash")

@@ -7,9 +7,15 @@ Items expire after `AUDIT_RETENTION_DAYS` (DynamoDB TTL).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.service_resource import Table
+
 import json
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote_plus
 
 from boto3.dynamodb.conditions import Key
@@ -21,9 +27,9 @@ def image_key_of(event: dict[str, Any]) -> str | None:
     """The image an EventBridge event is about: our own events and S3's upload events."""
     detail = event.get("detail") or {}
     if isinstance(detail.get("image"), dict):
-        return detail["image"].get("key")
+        return str(detail["image"].get("key") or "") or None
     if event.get("source") == "aws.s3" and isinstance(detail.get("object"), dict):
-        return detail["object"].get("key")
+        return str(detail["object"].get("key") or "") or None
     return None
 
 
@@ -46,7 +52,7 @@ def audit_item(event: dict[str, Any], retention_days: int) -> dict[str, Any] | N
 class AuditTrail:
     """Writes and reads the audit table."""
 
-    def __init__(self, table) -> None:
+    def __init__(self, table: Table) -> None:
         self._table = table
 
     def record(self, event: dict[str, Any], retention_days: int) -> bool:

@@ -11,28 +11,26 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from qip import config
-from qip.api import Pipeline, StackInfo
-from qip.exceptions import (
-    BuildError,
-    ConfigurationError,
-    DeployError,
-    EngineError,
-    NotFoundError,
-    PipelineError,
-    StackNotFoundError,
-    UploadError,
-)
-from qip.local import stack as local_stack
-from qip.store import STATUSES
+from qip.client.errors import NotFoundError, StackNotFoundError, UploadError
+from qip.client.pipeline import Pipeline
+from qip.client.stack import StackInfo
+from qip.core import config
+from qip.core.errors import ConfigurationError, QipError
+from qip.core.model import STATUSES, STEPS
+from qip.tooling import local_stack
+from qip.tooling.errors import BuildError, DeployError, EngineError
+
+if TYPE_CHECKING:
+    from qip.tooling.engine import Engine
 
 console = Console(stderr=True)
 out = Console(soft_wrap=True)
@@ -56,15 +54,15 @@ _EXITS = {NotFoundError: Exit.NOT_FOUND, StackNotFoundError: Exit.NOT_FOUND, Eng
 
 
 # ---------------------------------------------------------------------- helpers
-def _engine(args):
+def _engine(args: argparse.Namespace) -> Engine:
     return local_stack.engine(args.port, args.home)
 
 
-def _stack(args) -> StackInfo:
+def _stack(args: argparse.Namespace) -> StackInfo:
     if args.aws:  # the stack on AWS, through the standard credential chain
         from botocore.exceptions import ClientError
 
-        from qip import release
+        from qip.tooling import aws_deploy as release
 
         target = release.resolve_target(args.region, args.profile, None)
         name = config.STACK_NAME.get(args.stack)
@@ -109,14 +107,14 @@ def _upload_all(pipeline: Pipeline, pairs: list[tuple[Path, str]]) -> list[str]:
     return [key for _, key in pairs]
 
 
-def _wait_all(pipeline: Pipeline, keys: list[str], timeout: float) -> dict[str, dict]:
+def _wait_all(pipeline: Pipeline, keys: list[str], timeout: float) -> dict[str, dict[str, Any]]:
     with _progress() as progress:
         task = progress.add_task("processing", total=len(keys))
         return pipeline.wait(keys, timeout=timeout, progress=lambda done, _: progress.update(task, completed=done))
 
 
-def _results_table(pipeline: Pipeline, records: dict[str, dict]) -> Table:
-    from qip.api import public_view
+def _results_table(pipeline: Pipeline, records: dict[str, dict[str, Any]]) -> Table:
+    from qip.client.views import public_view
 
     table = Table(title="Results", show_lines=True)
     for column in ("key", "status", "dimensions", "outputs / reason"):
@@ -143,20 +141,20 @@ def _results_table(pipeline: Pipeline, records: dict[str, dict]) -> Table:
 
 
 # ---------------------------------------------------------------------- commands
-def _up_progress(args):
+def _up_progress(args: argparse.Namespace) -> Callable[[str], None]:
     """What `up` and `demo` print while deploying: the steps, and each resource only with --verbose."""
     if getattr(args, "verbose", False):
         return console.print
     return lambda line: None if line.startswith("  ") else console.print(line, highlight=False)
 
 
-def cmd_up(args) -> Exit:
+def cmd_up(args: argparse.Namespace) -> Exit:
     info = local_stack.up(_engine(args), config.STACK_NAME.get(args.stack), progress=_up_progress(args))
     console.print(f"[green]ready[/]: upload to s3://{info.upload_bucket} at {info.endpoint_url}")
     return Exit.OK
 
 
-def cmd_down(args) -> Exit:
+def cmd_down(args: argparse.Namespace) -> Exit:
     engine = _engine(args)
     if engine.stop():
         console.print(f"local engine on port {engine.port} stopped; state kept in {engine.home}")
@@ -165,7 +163,7 @@ def cmd_down(args) -> Exit:
     return Exit.OK
 
 
-def cmd_outputs(args) -> Exit:
+def cmd_outputs(args: argparse.Namespace) -> Exit:
     info = _stack(args)
     if args.json:
         _print_json(info.to_dict())
@@ -175,7 +173,7 @@ def cmd_outputs(args) -> Exit:
     return Exit.OK
 
 
-def cmd_upload(args) -> Exit:
+def cmd_upload(args: argparse.Namespace) -> Exit:
     pairs = _keys_for(args.paths, args.prefix)  # a wrong path is named before the stack is looked up
     pipeline = Pipeline(_stack(args))
     keys = _upload_all(pipeline, pairs)
@@ -184,12 +182,12 @@ def cmd_upload(args) -> Exit:
     if args.wait:
         records = _wait_all(pipeline, keys, args.timeout)
         out.print(_results_table(pipeline, records))
-        if any(not r.get("status") or r.get("status") in ("MISSING", "UPLOADED", "PROCESSING") for r in records.values()):
+        if any(r.get("status") in (None, "MISSING", "UPLOADED", "PROCESSING") for r in records.values()):
             return Exit.INCOMPLETE
     return Exit.OK
 
 
-def cmd_status(args) -> Exit:
+def cmd_status(args: argparse.Namespace) -> Exit:
     view = Pipeline(_stack(args)).status(args.key)
     if args.json:
         _print_json(view)
@@ -199,7 +197,7 @@ def cmd_status(args) -> Exit:
     return Exit.OK
 
 
-def cmd_list(args) -> Exit:
+def cmd_list(args: argparse.Namespace) -> Exit:
     items = Pipeline(_stack(args)).list(status=args.status, date=args.date, prefix=args.prefix, limit=args.limit)
     if args.json:
         _print_json(items)
@@ -213,8 +211,8 @@ def cmd_list(args) -> Exit:
     return Exit.OK
 
 
-def cmd_build(args) -> Exit:
-    from qip import build
+def cmd_build(args: argparse.Namespace) -> Exit:
+    from qip.tooling import build
 
     artifact = build.build(args.arch, args.out, progress=console.print)
     console.print(f"dependencies pinned in {artifact.requirements}")
@@ -232,8 +230,9 @@ def _parameters(pairs: Sequence[str]) -> dict[str, str]:
     return parameters
 
 
-def cmd_deploy(args) -> Exit:
-    from qip import aws, release
+def cmd_deploy(args: argparse.Namespace) -> Exit:
+    from qip.core import aws
+    from qip.tooling import aws_deploy as release
 
     target = release.resolve_target(args.region, args.profile, args.endpoint_url)
     engine = _engine(args)
@@ -247,8 +246,8 @@ def cmd_deploy(args) -> Exit:
     return Exit.OK
 
 
-def cmd_demo(args) -> Exit:
-    from qip.samples import write_samples
+def cmd_demo(args: argparse.Namespace) -> Exit:
+    from qip.cli.samples import write_samples
 
     started = time.monotonic()
     info = local_stack.up(_engine(args), config.STACK_NAME.get(args.stack), progress=_up_progress(args))
@@ -266,7 +265,7 @@ def cmd_demo(args) -> Exit:
                                   for r in records.values()) else Exit.OK
 
 
-def cmd_dashboard(args) -> Exit:
+def cmd_dashboard(args: argparse.Namespace) -> Exit:
     _serve_dashboard(Pipeline(_stack(args)), args.host, args.dashboard_port, args.open)
     return Exit.OK
 
@@ -289,7 +288,7 @@ def _serve_dashboard(pipeline: Pipeline, host: str, port: int, open_browser: boo
         console.print("dashboard stopped")
 
 
-def cmd_history(args) -> Exit:
+def cmd_history(args: argparse.Namespace) -> Exit:
     events = Pipeline(_stack(args)).history(args.key)
     if not events:
         raise NotFoundError(f"no events recorded for {args.key!r} (is the key right? events arrive within seconds)")
@@ -309,7 +308,7 @@ def cmd_history(args) -> Exit:
     return Exit.OK
 
 
-def cmd_metrics(args) -> Exit:
+def cmd_metrics(args: argparse.Namespace) -> Exit:
     report = Pipeline(_stack(args)).metrics(args.since)
     if args.json:
         _print_json(report)
@@ -327,20 +326,20 @@ def cmd_metrics(args) -> Exit:
     return Exit.OK
 
 
-def cmd_retry(args) -> Exit:
+def cmd_retry(args: argparse.Namespace) -> Exit:
     pointer = Pipeline(_stack(args)).retry(args.key)
-    console.print(f"queued {args.key!r} again as attempt {pointer['attempt']}", highlight=False)
+    console.print(f"queued {args.key!r} again as attempt {pointer.attempt}", highlight=False)
     return Exit.OK
 
 
-def cmd_redrive(args) -> Exit:
+def cmd_redrive(args: argparse.Namespace) -> Exit:
     result = Pipeline(_stack(args)).redrive()
     console.print(f"moved {len(result.moved)} message(s) back to the processing queue; "
                   f"kept {result.kept} that are not pipeline messages", highlight=False)
     return Exit.OK
 
 
-def cmd_reconcile(args) -> Exit:
+def cmd_reconcile(args: argparse.Namespace) -> Exit:
     result = Pipeline(_stack(args)).reconcile(args.older_than, config.PIPELINE_MAX_ATTEMPTS.get())
     if args.json:
         _print_json(result)
@@ -350,8 +349,8 @@ def cmd_reconcile(args) -> Exit:
     return Exit.OK
 
 
-def cmd_faults(args) -> Exit:
-    from qip import faults
+def cmd_faults(args: argparse.Namespace) -> Exit:
+    from qip.core import faults
 
     path = _engine(args).faults_file
     configured = faults.rules(path)
@@ -359,7 +358,8 @@ def cmd_faults(args) -> Exit:
         configured = {} if not args.stage else {k: v for k, v in configured.items() if k != args.stage}
     elif args.action == "set":
         if not args.stage or not args.mode:
-            raise ConfigurationError("`qip faults set` needs STAGE and MODE, e.g. `qip faults set resize fail --times 2`")
+            raise ConfigurationError("`qip faults set` needs STAGE and MODE, "
+                                     "e.g. `qip faults set resize fail --times 2`")
         configured[args.stage] = faults.Rule(args.mode, args.times, args.rate, args.seconds, args.key_contains)
     if args.action != "show":
         faults.write(path, configured)
@@ -380,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                  f"default {config.ENGINE_PORT.default})")
     parser.add_argument("--home", type=Path, help=f"state folder of the local engine (env {config.STATE_DIR.env}, "
                                                   f"default {config.STATE_DIR.default})")
-    parser.add_argument("--stack", help=f"stack name (env {config.STACK_NAME.env}, default {config.STACK_NAME.default})")
+    parser.add_argument("--stack", help=f"stack name (env {config.STACK_NAME.env}, "
+                                        f"default {config.STACK_NAME.default})")
     parser.add_argument("--aws", action="store_true", help="read the stack on AWS (standard credential chain), "
                                                            "not on the local engine")
     parser.add_argument("--region", help="AWS region for --aws and deploy (default: AWS_REGION or the profile's)")
@@ -492,8 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(`slow`, past its timeout) or kill its worker (`crash`), for every try, the first N tries "
                     "of each run (--times), or a fraction of tries (--rate). Takes effect at once.")
     faults_cmd.add_argument("action", choices=("show", "set", "clear"))
-    faults_cmd.add_argument("stage", nargs="?", choices=("validate", "extract_metadata", "resize", "thumbnails",
-                                                          "archive"))
+    faults_cmd.add_argument("stage", nargs="?", choices=[str(step) for step in STEPS])
     faults_cmd.add_argument("mode", nargs="?", choices=("fail", "slow", "crash"))
     faults_cmd.add_argument("--times", type=int, help="fail the first N tries of each run, then work")
     faults_cmd.add_argument("--rate", type=float, help="fail this fraction of tries (0-1)")
@@ -531,7 +531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except PipelineError as error:
+    except QipError as error:
         if args.debug:
             raise
         console.print(f"[red]qip: error:[/] {error}", highlight=False)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import re
 
+from qip.core.model import ImagePointer, padded_sequencer
+
 ARCHIVE_ROOT = "images/"
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-SEQUENCER_WIDTH = 32
 _EXTENSIONS = {"jpeg": "jpg"}
 
 
@@ -38,11 +39,6 @@ def s3_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def padded_sequencer(sequencer: str) -> str:
-    """S3 sequencers compare as hex strings only once padded to one width."""
-    return (sequencer or "0").upper().rjust(SEQUENCER_WIDTH, "0")
-
-
 def execution_name(bucket: str, key: str, sequencer: str, attempt: int) -> str:
     """A deterministic name (<= 80 chars) so a repeated message cannot start a second run.
 
@@ -52,3 +48,8 @@ def execution_name(bucket: str, key: str, sequencer: str, attempt: int) -> str:
     digest = hashlib.sha256(f"{bucket}\0{key}\0{padded_sequencer(sequencer)}".encode()).hexdigest()
     readable = _NAME_UNSAFE.sub("-", key.rsplit("/", 1)[-1]).strip("-")[:36] or "image"
     return f"{readable}-{digest[:32]}-a{attempt}"
+
+
+def execution_name_of(image: ImagePointer) -> str:
+    """The execution name of an image pointer's run."""
+    return execution_name(image.bucket, image.key, image.sequencer, image.attempt)

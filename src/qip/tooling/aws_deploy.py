@@ -11,17 +11,26 @@ local engine's settings can reach an AWS deployment.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from qip import aws, build
-from qip.exceptions import ConfigurationError, DeployError
-from qip.local import deploy
-from qip.local.stack import LOCAL_ONLY_PARAMETERS
-from qip.paths import TEMPLATE
+from qip.core import aws
+from qip.core.errors import ConfigurationError
+from qip.tooling import build
+from qip.tooling import cloudformation as deploy
+from qip.tooling.errors import DeployError
+from qip.tooling.parameters import LOCAL_ONLY_PARAMETERS
+from qip.tooling.paths import TEMPLATE
+
+if TYPE_CHECKING:
+    from types_boto3_cloudformation import CloudFormationClient
+    from types_boto3_s3 import S3Client
+    from types_boto3_sts import STSClient
 
 
 @dataclass(frozen=True)
@@ -32,10 +41,20 @@ class Target:
     profile: str | None = None
     endpoint_url: str | None = None
 
-    def client(self, service: str):
+    @overload
+    def client(self, service: Literal["s3"]) -> S3Client: ...
+    @overload
+    def client(self, service: Literal["sts"]) -> STSClient: ...
+    @overload
+    def client(self, service: Literal["cloudformation"]) -> CloudFormationClient: ...
+    @overload
+    def client(self, service: str) -> Any: ...
+    def client(self, service: str) -> Any:
         if self.endpoint_url:
             return aws.client(service, self.endpoint_url, self.region)
-        return boto3.session.Session(profile_name=self.profile, region_name=self.region).client(service)
+        # Session.client's overloads take literal service names only; the overloads above type the result.
+        session: Any = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+        return session.client(service)
 
 
 def resolve_target(region: str | None, profile: str | None, endpoint_url: str | None) -> Target:
@@ -51,14 +70,15 @@ def resolve_target(region: str | None, profile: str | None, endpoint_url: str | 
     return Target(session.region_name, profile, None)
 
 
-def template_parameters(template=TEMPLATE) -> dict[str, dict]:
+def template_parameters(template: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
     """The template's parameters, each with its Type, Default and Description."""
     from cfnlint.decode import cfn_yaml
 
     return dict(cfn_yaml.load(str(template)).get("Parameters", {}))
 
 
-def aws_parameters(explicit: dict[str, str], arch: str | None = None, template=TEMPLATE) -> dict[str, str]:
+def aws_parameters(explicit: dict[str, str], arch: str | None = None,
+                   template: Path = TEMPLATE) -> dict[str, str]:
     """What an AWS deploy passes: explicit values only (the rest keep the template's defaults)."""
     known = template_parameters(template)
     unknown = sorted(set(explicit) - set(known))
@@ -71,12 +91,13 @@ def aws_parameters(explicit: dict[str, str], arch: str | None = None, template=T
     parameters = dict(explicit)
     if arch:
         if parameters.get("Architecture", arch) != arch:
-            raise ConfigurationError(f"--arch {arch} and --parameter Architecture={parameters['Architecture']} disagree")
+            raise ConfigurationError(f"--arch {arch} and --parameter Architecture={parameters['Architecture']} "
+                                     "disagree")
         parameters["Architecture"] = arch
     return parameters
 
 
-def architecture(parameters: dict[str, str], template=TEMPLATE) -> str:
+def architecture(parameters: dict[str, str], template: Path = TEMPLATE) -> str:
     """The functions' architecture: the explicit parameter, else the template's default."""
     return parameters.get("Architecture") or str(template_parameters(template)["Architecture"]["Default"])
 
@@ -85,19 +106,20 @@ def artifacts_bucket(account: str, region: str) -> str:
     return f"qip-artifacts-{account}-{region}"
 
 
-def ensure_artifacts_bucket(s3, bucket: str, region: str, account: str,
+def ensure_artifacts_bucket(s3: S3Client, bucket: str, region: str, account: str,
                             progress: Callable[[str], None]) -> None:
     """The account's own bucket for deploy artifacts: private, encrypted, TLS-only; created if missing."""
     try:
         s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
         return
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code")
-        if code not in ("404", "NoSuchBucket", "NotFound"):
+        code = aws.error_code(error)
+        if not aws.is_missing(error):
             raise DeployError(f"artifacts bucket {bucket} exists but is not usable by account {account} ({code}); "
                               f"choose another with --artifacts-bucket") from error
     progress(f"creating artifacts bucket {bucket} (private, encrypted, TLS only)")
-    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    location: dict[str, Any] = (
+        {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}})
     s3.create_bucket(Bucket=bucket, **location)
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
@@ -115,7 +137,8 @@ def account_id(target: Target) -> str:
         return target.client("sts").get_caller_identity()["Account"]
     except NoCredentialsError as error:
         raise ConfigurationError("no AWS credentials: configure them the standard way (aws configure sso, "
-                                 "AWS_PROFILE / --profile, or an instance role); never put keys in this project") from error
+                                 "AWS_PROFILE / --profile, or an instance role); never put keys in this "
+                                 "project") from error
     except (ClientError, BotoCoreError) as error:
         raise DeployError(f"could not identify the AWS account: {error}") from error
 
@@ -143,4 +166,5 @@ def stack_outputs(stack: str, target: Target) -> dict[str, str]:
     try:
         return deploy.stack_outputs(target.client("cloudformation"), stack)
     except NoCredentialsError as error:
-        raise ConfigurationError("no AWS credentials: configure them the standard way (see docs/deploy-to-aws.md)") from error
+        raise ConfigurationError("no AWS credentials: configure them the standard way "
+                                 "(see docs/deploy-to-aws.md)") from error

@@ -13,15 +13,22 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from cfnlint.decode import cfn_yaml
 
-from qip.exceptions import DeployError
-from qip.paths import STATE_MACHINE_DEFINITION, TEMPLATE
+from qip.core.aws import is_missing
+from qip.tooling.errors import DeployError
+from qip.tooling.paths import STATE_MACHINE_DEFINITION, TEMPLATE
+
+if TYPE_CHECKING:
+    from types_boto3_cloudformation import CloudFormationClient
+    from types_boto3_cloudformation.type_defs import DescribeChangeSetOutputTypeDef, StackEventTypeDef
+    from types_boto3_s3 import S3Client
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 # CloudFormation takes a TemplateBody up to 51,200 bytes; larger ones must come from S3 (TemplateURL).
@@ -41,7 +48,7 @@ class Artifact:
     key: str
 
 
-def upload_artifact(s3, bucket: str, prefix: str, data: bytes, suffix: str) -> Artifact:
+def upload_artifact(s3: S3Client, bucket: str, prefix: str, data: bytes, suffix: str) -> Artifact:
     """Upload bytes under a key named by their hash (skipped when that object is already there)."""
     key = f"{prefix}/{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
     if not _exists(s3, bucket, key):
@@ -49,7 +56,7 @@ def upload_artifact(s3, bucket: str, prefix: str, data: bytes, suffix: str) -> A
     return Artifact(bucket, key)
 
 
-def upload_file(s3, bucket: str, prefix: str, path: Path, sha256: str, suffix: str) -> Artifact:
+def upload_file(s3: S3Client, bucket: str, prefix: str, path: Path, sha256: str, suffix: str) -> Artifact:
     """Upload a (large) file under a key named by its hash, in parts, unless it is there already."""
     key = f"{prefix}/{sha256[:32]}{suffix}"
     if not _exists(s3, bucket, key):
@@ -57,26 +64,26 @@ def upload_file(s3, bucket: str, prefix: str, path: Path, sha256: str, suffix: s
     return Artifact(bucket, key)
 
 
-def _exists(s3, bucket: str, key: str) -> bool:
+def _exists(s3: S3Client, bucket: str, key: str) -> bool:
     try:
         s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if is_missing(error):
             return False
         raise
     return True
 
 
-def ensure_bucket(s3, bucket: str) -> None:
+def ensure_bucket(s3: S3Client, bucket: str) -> None:
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError:
         s3.create_bucket(Bucket=bucket)
 
 
-def packaged_template(template_path: Path, code: Artifact, definition: Artifact) -> dict:
+def packaged_template(template_path: Path, code: Artifact, definition: Artifact) -> dict[str, Any]:
     """The template with every local path replaced by the uploaded artifact's location."""
-    template = json.loads(json.dumps(cfn_yaml.load(str(template_path))))
+    template: dict[str, Any] = json.loads(json.dumps(cfn_yaml.load(str(template_path))))
     for resource in template["Resources"].values():
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function":
@@ -86,14 +93,16 @@ def packaged_template(template_path: Path, code: Artifact, definition: Artifact)
     return template
 
 
-def package(s3, bucket: str, artifact: Path, sha256: str, template_path: Path = TEMPLATE) -> dict:
+def package(s3: S3Client, bucket: str, artifact: Path, sha256: str,
+            template_path: Path = TEMPLATE) -> dict[str, Any]:
     """Upload the Lambda artifact (from `qip build`) and the state machine; the packaged template."""
     code = upload_file(s3, bucket, "code", artifact, sha256, ".zip")
     definition = upload_artifact(s3, bucket, "statemachine", STATE_MACHINE_DEFINITION.read_bytes(), ".json")
     return packaged_template(template_path, code, definition)
 
 
-def template_source(template: dict, s3=None, bucket: str | None = None) -> dict[str, str]:
+def template_source(template: dict[str, Any], s3: S3Client | None = None,
+                    bucket: str | None = None) -> dict[str, str]:
     """TemplateBody, or TemplateURL (uploaded to the bucket) when the body is over CloudFormation's limit."""
     body = json.dumps(template, separators=(",", ":"))
     if len(body.encode()) <= TEMPLATE_BODY_LIMIT:
@@ -106,7 +115,7 @@ def template_source(template: dict, s3=None, bucket: str | None = None) -> dict[
 
 
 def change_set_request(stack: str, template: dict[str, str], parameters: dict[str, str], change_set_type: str,
-                       name: str | None = None) -> dict:
+                       name: str | None = None) -> dict[str, Any]:
     """The CreateChangeSet request: what a deploy sends, rendered without calling anything."""
     return {
         "StackName": stack,
@@ -119,9 +128,9 @@ def change_set_request(stack: str, template: dict[str, str], parameters: dict[st
     }
 
 
-def deploy(cloudformation, stack: str, template: dict, parameters: dict[str, str],
+def deploy(cloudformation: CloudFormationClient, stack: str, template: dict[str, Any], parameters: dict[str, str],
            progress: Callable[[str], None] = lambda _: None, timeout: float = 1800.0,
-           s3=None, bucket: str | None = None) -> dict[str, str]:
+           s3: S3Client | None = None, bucket: str | None = None) -> dict[str, str]:
     """Create or update the stack through a change set and wait; its outputs, or DeployError with reasons."""
     status = _stack_status(cloudformation, stack)
     if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"):
@@ -162,14 +171,16 @@ def deploy(cloudformation, stack: str, template: dict, parameters: dict[str, str
     return stack_outputs(cloudformation, stack)
 
 
-def describe_changes(cloudformation, change_set: str) -> list[str]:
-    lines, token = [], None
+def describe_changes(cloudformation: CloudFormationClient, change_set: str) -> list[str]:
+    lines: list[str] = []
+    token: str | None = None
     while True:
-        page = cloudformation.describe_change_set(ChangeSetName=change_set, **({"NextToken": token} if token else {}))
+        more: dict[str, Any] = {"NextToken": token} if token else {}
+        page = cloudformation.describe_change_set(ChangeSetName=change_set, **more)
         for change in page.get("Changes", []):
             resource = change.get("ResourceChange", {})
             replacement = resource.get("Replacement")
-            note = " (replacement)" if replacement == "True" else " (may be replaced)" if replacement == "Conditional" else ""
+            note = {"True": " (replacement)", "Conditional": " (may be replaced)"}.get(replacement or "", "")
             lines.append(f"  {resource.get('Action', '?'):8} {resource.get('LogicalResourceId', '?')} "
                          f"[{resource.get('ResourceType', '?')}]{note}")
         token = page.get("NextToken")
@@ -177,12 +188,12 @@ def describe_changes(cloudformation, change_set: str) -> list[str]:
             return lines or ["  (no resource changes listed)"]
 
 
-def stack_outputs(cloudformation, stack: str) -> dict[str, str]:
+def stack_outputs(cloudformation: CloudFormationClient, stack: str) -> dict[str, str]:
     described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
 
 
-def failure_report(cloudformation, stack: str, since: float) -> str:
+def failure_report(cloudformation: CloudFormationClient, stack: str, since: float) -> str:
     """The stack events that say why, oldest first."""
     try:
         events = _events(cloudformation, stack)
@@ -196,7 +207,7 @@ def failure_report(cloudformation, stack: str, since: float) -> str:
     return "\n".join(lines) or "  (the stack gave no reason)"
 
 
-def _events(cloudformation, stack: str) -> list[dict]:
+def _events(cloudformation: CloudFormationClient, stack: str) -> list[StackEventTypeDef]:
     try:
         return cloudformation.describe_stack_events(StackName=stack)["StackEvents"]
     except ClientError as error:
@@ -205,7 +216,7 @@ def _events(cloudformation, stack: str) -> list[dict]:
         raise
 
 
-def _stack_status(cloudformation, stack: str) -> str | None:
+def _stack_status(cloudformation: CloudFormationClient, stack: str) -> str | None:
     try:
         stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as error:
@@ -215,7 +226,8 @@ def _stack_status(cloudformation, stack: str) -> str | None:
     return stacks[0]["StackStatus"] if stacks else None
 
 
-def _wait_change_set(cloudformation, change_set: str, timeout: float) -> dict:
+def _wait_change_set(cloudformation: CloudFormationClient, change_set: str,
+                     timeout: float) -> DescribeChangeSetOutputTypeDef:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         described = cloudformation.describe_change_set(ChangeSetName=change_set)
@@ -225,7 +237,8 @@ def _wait_change_set(cloudformation, change_set: str, timeout: float) -> dict:
     raise DeployError(f"the change set was not ready within {timeout:.0f} s")
 
 
-def _wait_stack(cloudformation, stack: str, seen: set, progress, timeout: float) -> str | None:
+def _wait_stack(cloudformation: CloudFormationClient, stack: str, seen: set[str], progress: Callable[[str], None],
+                timeout: float) -> str | None:
     """Show the stack's new events until it settles; its final status."""
     deadline = time.monotonic() + timeout
     moving = False
@@ -245,7 +258,7 @@ def _wait_stack(cloudformation, stack: str, seen: set, progress, timeout: float)
     raise DeployError(f"stack {stack} did not finish within {timeout:.0f} s")
 
 
-def _wait_deleted(cloudformation, stack: str, timeout: float) -> None:
+def _wait_deleted(cloudformation: CloudFormationClient, stack: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _stack_status(cloudformation, stack) in (None, "DELETE_COMPLETE"):

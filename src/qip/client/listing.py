@@ -1,4 +1,7 @@
-"""Pages of image records for the list view, newest first, with opaque next-page tokens.
+"""Listing image records, newest first across statuses: pages with opaque tokens, or every match.
+
+The one listing of the project: `qip list` (`Pipeline.list`) and the dashboard's image list both
+come here.
 
 The store pages one index at a time (one status, or one upload day), and its tokens only go
 forward. "All statuses" is therefore a merge of the five status streams by upload time. The page
@@ -16,10 +19,12 @@ from __future__ import annotations
 import base64
 import heapq
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from qip.store import STATUSES, MetadataStore, Page
+from qip.core.model import STATUSES
+from qip.core.store import MetadataStore, Page
 
 STORE_PAGE = 50  # records per store query; fixed, so a token's skip count means the same page again
 Cursor = tuple[str | None, int] | None  # (store token, records of that page already shown); None: done
@@ -47,7 +52,7 @@ def browse(store: MetadataStore, query: Query, limit: int = 25, token: str | Non
            scan: int = 1000) -> Page:
     """One page of records for `query`, and the token of the next page (None at the end)."""
     streams = _streams(store, query)
-    cursors = _decode(token, streams) if token else {name: (None, 0) for name in streams}
+    cursors: dict[str, Cursor] = _decode(token, streams) if token else dict.fromkeys(streams, (None, 0))
     merged = heapq.merge(*(_tagged(name, _stream(streams[name], cursor)) for name, cursor in cursors.items()
                            if cursor is not None),
                          key=lambda entry: entry[0].get("uploaded_at") or "", reverse=True)
@@ -55,7 +60,7 @@ def browse(store: MetadataStore, query: Query, limit: int = 25, token: str | Non
     scanned = 0
     for item, after, name in merged:
         cursors[name] = after
-        scanned += 1
+        scanned += 1  # noqa: SIM113 - counts reads, not matches; the loop breaks on either
         if query.matches(item):
             items.append(item)
         if len(items) >= limit or scanned >= scan:
@@ -63,6 +68,14 @@ def browse(store: MetadataStore, query: Query, limit: int = 25, token: str | Non
     else:
         return Page(items, None)
     return Page(items, _encode(cursors) if any(c is not None for c in cursors.values()) else None)
+
+
+def records(store: MetadataStore, query: Query) -> Iterator[dict[str, Any]]:
+    """Every record matching `query`, newest upload first, read page by page as it is consumed."""
+    streams = _streams(store, query)
+    merged = heapq.merge(*(_stream(fetch, (None, 0)) for fetch in streams.values()),
+                         key=lambda entry: entry[0].get("uploaded_at") or "", reverse=True)
+    return (item for item, _ in merged if query.matches(item))
 
 
 def _streams(store: MetadataStore, query: Query) -> dict[str, Callable[..., Page]]:
@@ -73,7 +86,7 @@ def _streams(store: MetadataStore, query: Query) -> dict[str, Callable[..., Page
     return {status: (lambda s: lambda **kw: store.by_status(s, **kw))(status) for status in statuses}
 
 
-def _stream(fetch: Callable[..., Page], cursor: tuple[str | None, int]) -> Iterator[tuple[dict, Cursor]]:
+def _stream(fetch: Callable[..., Page], cursor: tuple[str | None, int]) -> Iterator[tuple[dict[str, Any], Cursor]]:
     """Records from `cursor` on, each with the cursor that resumes right after it."""
     token, skip = cursor
     while True:
@@ -87,7 +100,7 @@ def _stream(fetch: Callable[..., Page], cursor: tuple[str | None, int]) -> Itera
         token, skip = page.next_token, 0
 
 
-def _tagged(name: str, stream: Iterator[tuple[dict, Cursor]]) -> Iterator[tuple[dict, Cursor, str]]:
+def _tagged(name: str, stream: Iterator[tuple[dict[str, Any], Cursor]]) -> Iterator[tuple[dict[str, Any], Cursor, str]]:
     for item, after in stream:
         yield item, after, name
 
@@ -96,7 +109,7 @@ def _encode(cursors: dict[str, Cursor]) -> str:
     return base64.urlsafe_b64encode(json.dumps(cursors, separators=(",", ":")).encode()).decode()
 
 
-def _decode(token: str, streams: dict) -> dict[str, Cursor]:
+def _decode(token: str, streams: dict[str, Callable[..., Page]]) -> dict[str, Cursor]:
     try:
         raw = json.loads(base64.urlsafe_b64decode(token.encode()))
         cursors = {name: (None if raw[name] is None else (raw[name][0], int(raw[name][1]))) for name in streams}

@@ -8,31 +8,27 @@ Notifications carry `status` and `stage` message attributes so subscribers can f
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types_boto3_events import EventBridgeClient
+    from types_boto3_sns import SNSClient
+
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from qip import config
-from qip.exceptions import TransientError
-from qip.store import now_iso
-
-UPLOAD_RECEIVED = "Image Uploaded"
-UPLOAD_REJECTED = "Image Rejected"
-PIPELINE_STARTED = "Pipeline Started"
-STAGE_STARTED = "Stage Started"
-STAGE_RETRYING = "Stage Retrying"
-STAGE_SUCCEEDED = "Stage Succeeded"
-STAGE_FAILED = "Stage Failed"
-PIPELINE_RETRYING = "Pipeline Retrying"
-PIPELINE_COMPLETED = "Pipeline Completed"
-PIPELINE_FAILED = "Pipeline Failed"
+from qip.core import config
+from qip.core.clock import now_iso
+from qip.core.errors import TransientError
+from qip.core.model import EventKind
 
 
 @dataclass(frozen=True)
 class Transition:
     """One thing that happened to one image."""
 
-    kind: str
+    kind: EventKind
     bucket: str
     key: str
     stage: str
@@ -40,8 +36,8 @@ class Transition:
     execution: str | None = None
     attempt: int = 0
     duration_ms: int | None = None
-    error: dict | None = None
-    extra: dict | None = None
+    error: dict[str, Any] | None = None
+    extra: dict[str, Any] | None = None
 
     def detail(self) -> dict[str, Any]:
         detail: dict[str, Any] = {
@@ -64,7 +60,8 @@ class Transition:
 class Telemetry:
     """Publishes transitions; a publish that fails raises TransientError so the step retries."""
 
-    def __init__(self, events, sns, bus: str, topic_arn: str, source: str | None = None) -> None:
+    def __init__(self, events: EventBridgeClient, sns: SNSClient, bus: str, topic_arn: str,
+                 source: str | None = None) -> None:
         self._events = events
         self._sns = sns
         self._bus = bus
@@ -88,7 +85,7 @@ class Telemetry:
             raise TransientError(f"EventBridge refused the event: {response.get('Entries')}")
         return detail
 
-    def notify(self, transition: Transition, subject: str, summary: dict | None = None) -> None:
+    def notify(self, transition: Transition, subject: str, summary: dict[str, Any] | None = None) -> None:
         message = {"kind": transition.kind, **transition.detail(), **(summary or {})}
         self._sns.publish(
             TopicArn=self._topic,

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 STATE_MACHINE_DEFINITION = PROJECT_ROOT / "statemachine" / "pipeline.asl.json"
 DEFAULT_HOME = PROJECT_ROOT / ".qip"

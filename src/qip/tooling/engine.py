@@ -14,6 +14,7 @@ state folder; the engine's workers and the project's clients trust exactly that 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,11 +25,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from qip import aws
-from qip.exceptions import EngineError
+from qip.core import aws
+from qip.tooling.errors import EngineError
 
 HOST = "127.0.0.1"
 # Only what the stack uses; fewer services start faster and open fewer listeners.
@@ -67,7 +69,7 @@ class Engine:
 
     @property
     def faults_file(self) -> Path:
-        """Fault injection rules, read by the Lambda workers at each step (see qip.faults)."""
+        """Fault injection rules, read by the Lambda workers at each step (see qip.core.faults)."""
         return self.home / "faults.json"
 
     def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -93,7 +95,7 @@ class Engine:
             MINISTACK_SSL_KEY=str(self.private_key),
             AWS_CA_BUNDLE=str(self.certificate),  # inherited by the Lambda workers
             AWS_ACCESS_KEY_ID="test",
-            AWS_SECRET_ACCESS_KEY="test",  # noqa: S105 - the local engine's fixed dummy credentials
+            AWS_SECRET_ACCESS_KEY="test",  # noqa: S106 - the local engine's fixed dummy credentials
             AWS_DEFAULT_REGION="us-east-1",
             QIP_FAULTS_FILE=str(self.faults_file),  # local only: the workers inherit it, AWS never has it
         )
@@ -117,7 +119,7 @@ class Engine:
     def healthy(self, timeout: float = 2.0) -> bool:
         try:
             context = ssl.create_default_context(cafile=str(self.certificate))
-            with urllib.request.urlopen(f"{self.endpoint_url}/_ministack/health", timeout=timeout,
+            with urllib.request.urlopen(f"{self.endpoint_url}/_ministack/health", timeout=timeout,  # noqa: S310 - https
                                         context=context) as response:
                 return response.status == 200 and "services" in json.loads(response.read() or b"{}")
         except (urllib.error.URLError, OSError, ValueError):
@@ -130,8 +132,9 @@ class Engine:
         self.certificate.parent.mkdir(parents=True, exist_ok=True)
         self.certificate.parent.chmod(0o700)
         try:
-            subprocess.run(
-                ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            subprocess.run(  # noqa: S603 - fixed arguments, no shell
+                ["openssl",  # noqa: S607 - openssl from PATH, as the engine itself would use
+                 "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                  "-nodes", "-days", str(CERTIFICATE_DAYS), "-subj", "/CN=qip local engine",
                  "-keyout", str(self.private_key), "-out", str(self.certificate),
                  "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
@@ -161,7 +164,7 @@ class Engine:
             (self.home / folder).mkdir(parents=True, exist_ok=True)
         self.ensure_certificate()
         log = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child process
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
             [sys.executable, "-m", "ministack"],
             cwd=self.home,
             env=self.environment(extra_env),
@@ -222,10 +225,8 @@ def _alive(pid: int) -> bool:
 
 def _reap(pid: int) -> None:
     """Collect the exit status if the engine is our own child (started in this process)."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _group_alive(pgid: int) -> bool:
@@ -240,13 +241,11 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _kill_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
-def _wait_gone(alive, seconds: float) -> bool:
+def _wait_gone(alive: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not alive():

@@ -8,52 +8,39 @@ move a record backwards or overwrite a newer upload of the same key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from boto3.dynamodb.conditions import ConditionBase
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.service_resource import Table
+
 import base64
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from qip.layout import padded_sequencer
-
-UPLOADED, PROCESSING, COMPLETED, FAILED, REJECTED = (
-    "UPLOADED",
-    "PROCESSING",
-    "COMPLETED",
-    "FAILED",
-    "REJECTED",
+from qip.core.clock import now_iso
+from qip.core.model import (
+    COMPLETED,
+    FAILED,
+    PROCESSING,
+    REJECTED,
+    UPLOADED,
+    ImagePointer,
+    Rejection,
+    Status,
+    padded_sequencer,
 )
-STATUSES = (UPLOADED, PROCESSING, COMPLETED, FAILED, REJECTED)
-TERMINAL = (COMPLETED, FAILED, REJECTED)
+
 BY_STATUS = "by-status"
 BY_UPLOAD_DATE = "by-upload-date"
-
-
-def now_iso() -> str:
-    """UTC, ISO 8601 with milliseconds: the one timestamp format of the project."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    """A timestamp of `now_iso()`'s format (or any ISO 8601) as an aware datetime; None if absent or bad."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def elapsed_ms(start: str | None, end: str | None) -> int | None:
-    """Milliseconds between two timestamps; None when either is missing."""
-    begin, finish = parse_iso(start), parse_iso(end)
-    if begin is None or finish is None:
-        return None
-    return round((finish - begin).total_seconds() * 1000)
 
 
 @dataclass(frozen=True)
@@ -69,18 +56,11 @@ class Upload:
     uploaded_at: str
     version_id: str | None = None
 
-    def pointer(self, attempt: int = 1) -> dict[str, Any]:
+    def pointer(self, attempt: int = 1) -> ImagePointer:
         """The S3 pointer the pipeline passes between steps (never the bytes)."""
-        return {
-            "bucket": self.bucket,
-            "key": self.key,
-            "etag": self.etag,
-            "sequencer": self.sequencer,
-            "size": self.size,
-            "content_type": self.content_type,
-            "version_id": self.version_id,
-            "attempt": attempt,
-        }
+        return ImagePointer(bucket=self.bucket, key=self.key, etag=self.etag, sequencer=self.sequencer,
+                            size=self.size, content_type=self.content_type, version_id=self.version_id,
+                            attempt=attempt)
 
 
 @dataclass(frozen=True)
@@ -111,26 +91,27 @@ def _is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def _encode_token(key: dict | None) -> str | None:
+def _encode_token(key: dict[str, Any] | None) -> str | None:
     if not key:
         return None
     return base64.urlsafe_b64encode(json.dumps(_plain(key)).encode()).decode()
 
 
-def _decode_token(token: str | None) -> dict | None:
+def _decode_token(token: str | None) -> dict[str, Any] | None:
     if not token:
         return None
-    return _dynamo(json.loads(base64.urlsafe_b64decode(token.encode())))
+    start: dict[str, Any] = _dynamo(json.loads(base64.urlsafe_b64decode(token.encode())))
+    return start
 
 
 class MetadataStore:
     """Reads and conditional writes of image records."""
 
-    def __init__(self, table) -> None:
+    def __init__(self, table: Table) -> None:
         self._table = table
 
     # ------------------------------------------------------------------ writes
-    def record_upload(self, upload: Upload, status: str = UPLOADED, reason: dict | None = None) -> bool:
+    def record_upload(self, upload: Upload, status: Status = UPLOADED, reason: Rejection | None = None) -> bool:
         """Create or replace the record for a new upload; False if it is stale or a duplicate.
 
         A duplicate of an upload still UPLOADED is written again (returns True) so that a
@@ -156,7 +137,7 @@ class MetadataStore:
         if upload.version_id:
             item["version_id"] = upload.version_id
         if reason:
-            item["reason"] = reason
+            item["reason"] = reason.to_dict()
         try:
             self._table.put_item(
                 Item=_dynamo(item),
@@ -197,7 +178,8 @@ class MetadataStore:
             names={"#error": "error"},
         )
 
-    def complete_stage(self, key: str, execution: str, stage: str, record: dict, extra: dict | None = None) -> bool:
+    def complete_stage(self, key: str, execution: str, stage: str, record: dict[str, Any],
+                       extra: dict[str, Any] | None = None) -> bool:
         """Record a stage's completion (timestamps, duration) and any data it produced."""
         sets = ["stages.#stage = :record"]
         values: dict[str, Any] = {":record": record}
@@ -208,11 +190,11 @@ class MetadataStore:
             values[f":x{index}"] = value
         return self._owned_update(key, execution, "SET " + ", ".join(sets), values, names)
 
-    def record_stage_error(self, key: str, execution: str, error: dict) -> bool:
+    def record_stage_error(self, key: str, execution: str, error: dict[str, Any]) -> bool:
         """Keep the details of a failed step attempt, so FAILED can say where and why."""
         return self._owned_update(key, execution, "SET last_error = :error", {":error": error})
 
-    def complete(self, key: str, execution: str, outputs: dict) -> bool:
+    def complete(self, key: str, execution: str, outputs: dict[str, Any]) -> bool:
         return self._owned_update(
             key,
             execution,
@@ -221,16 +203,16 @@ class MetadataStore:
             history=COMPLETED,
         )
 
-    def reject(self, key: str, execution: str, reason: dict) -> bool:
+    def reject(self, key: str, execution: str, reason: Rejection) -> bool:
         return self._owned_update(
             key,
             execution,
             "SET #status = :rejected, reason = :reason, completed_at = :at",
-            {":rejected": REJECTED, ":reason": reason},
+            {":rejected": REJECTED, ":reason": reason.to_dict()},
             history=REJECTED,
         )
 
-    def fail(self, key: str, execution: str, error: dict, final: bool, sequencer: str | None = None) -> bool:
+    def fail(self, key: str, execution: str, error: dict[str, Any], final: bool, sequencer: str | None = None) -> bool:
         """FAILED, by the run that owns the record; or, given the upload's sequencer, by a run that
         died before it could take the record from UPLOADED (so the image is not stranded)."""
         condition = "#status = :owner_status AND execution = :execution"
@@ -248,7 +230,7 @@ class MetadataStore:
             names={"#error": "error"},
         )
 
-    def fail_stranded(self, key: str, sequencer: str, error: dict) -> bool:
+    def fail_stranded(self, key: str, sequencer: str, error: dict[str, Any]) -> bool:
         """FAILED for good, for an upload no run could finish (used by the reconciler)."""
         return self._update(
             key,
@@ -260,7 +242,8 @@ class MetadataStore:
             names={"#error": "error"},
         )
 
-    def _owned_update(self, key, execution, expression, values, names=None, history=None) -> bool:
+    def _owned_update(self, key: str, execution: str, expression: str, values: dict[str, Any],
+                      names: dict[str, str] | None = None, history: Status | None = None) -> bool:
         """An update allowed only while this execution owns the PROCESSING record."""
         return self._update(
             key,
@@ -271,7 +254,8 @@ class MetadataStore:
             names=names,
         )
 
-    def _update(self, key, expression, condition, values, history=None, names=None) -> bool:
+    def _update(self, key: str, expression: str, condition: str, values: dict[str, Any],
+                history: Status | None = None, names: dict[str, str] | None = None) -> bool:
         at = now_iso()
         values = dict(values)
         attribute_names = {"#status": "status", **(names or {})}
@@ -308,9 +292,7 @@ class MetadataStore:
     def by_status(self, status: str, *, since: str | None = None, until: str | None = None,
                   limit: int = 100, token: str | None = None) -> Page:
         """Records with a status, newest upload first, through the by-status index."""
-        condition = Key("status").eq(status)
-        condition = _time_range(condition, since, until)
-        return self._query(BY_STATUS, condition, limit, token)
+        return self._query(BY_STATUS, _time_range(Key("status").eq(status), since, until), limit, token)
 
     def by_upload_date(self, date: str, *, since: str | None = None, until: str | None = None,
                        limit: int = 100, token: str | None = None) -> Page:
@@ -332,7 +314,7 @@ class MetadataStore:
             if not start:
                 return total
 
-    def iter_pages(self, fetch, **kwargs) -> Iterator[dict[str, Any]]:
+    def iter_pages(self, fetch: Callable[..., Page], **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Every item of a paginated query: `store.iter_pages(store.by_status, status="FAILED")`."""
         token = None
         while True:
@@ -342,7 +324,7 @@ class MetadataStore:
             if not token:
                 return
 
-    def _query(self, index: str, condition, limit: int, token: str | None) -> Page:
+    def _query(self, index: str, condition: ConditionBase, limit: int, token: str | None) -> Page:
         kwargs: dict[str, Any] = {
             "IndexName": index,
             "KeyConditionExpression": condition,
@@ -356,7 +338,7 @@ class MetadataStore:
         return Page([_plain(i) for i in response.get("Items", [])], _encode_token(response.get("LastEvaluatedKey")))
 
 
-def _time_range(condition, since: str | None, until: str | None):
+def _time_range(condition: ConditionBase, since: str | None, until: str | None) -> ConditionBase:
     if since and until:
         return condition & Key("uploaded_at").between(since, until)
     if since:

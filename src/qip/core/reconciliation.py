@@ -9,15 +9,23 @@ scheduled function in the stack and by `qip reconcile`.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types_boto3_sqs import SQSClient
+    from types_boto3_stepfunctions import SFNClient
+
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from qip import layout
-from qip.store import PROCESSING, UPLOADED, MetadataStore
+from qip.core import layout
+from qip.core.aws import is_missing
+from qip.core.clock import ago_iso
+from qip.core.model import PROCESSING, UPLOADED, ImagePointer
+from qip.core.store import MetadataStore
 
 RUNNING = "RUNNING"
 
@@ -37,14 +45,15 @@ class Reconciliation:
 
 
 class Reconciler:
-    def __init__(self, store: MetadataStore, sfn, sqs, state_machine_arn: str, queue_url: str, dlq_url: str,
+    def __init__(self, store: MetadataStore, sfn: SFNClient, sqs: SQSClient, state_machine_arn: str, queue_url: str,
+                 dlq_url: str,
                  max_attempts: int) -> None:
         self.store, self.sfn, self.sqs = store, sfn, sqs
         self.state_machine_arn, self.queue_url, self.dlq_url = state_machine_arn, queue_url, dlq_url
         self.max_attempts = max_attempts
 
     def run(self, older_than: timedelta, limit: int = 500) -> Reconciliation:
-        cutoff = (datetime.now(timezone.utc) - older_than).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        cutoff = ago_iso(older_than)
         result = Reconciliation()
         for status in (UPLOADED, PROCESSING):
             for record in self.store.iter_pages(self.store.by_status, status=status, until=cutoff):
@@ -58,8 +67,8 @@ class Reconciler:
 
     def _settle(self, record: dict[str, Any], result: Reconciliation) -> None:
         key = record["image_key"]
-        pointer = self._pointer(record)
-        runs = {a: self._status(pointer, a) for a in range(1, self.max_attempts + 1)}
+        pointer = ImagePointer.from_record(record, int(record.get("attempt") or 1))
+        runs = {a: self._status(replace(pointer, attempt=a)) for a in range(1, self.max_attempts + 1)}
         if RUNNING in runs.values():
             result.running.append(key)
             return
@@ -69,26 +78,17 @@ class Reconciler:
             error = {"type": "Stranded", "message": "no run finished this image within its attempts",
                      "stage": record.get("last_error", {}).get("stage", "unknown"), "attempt": next_attempt - 1}
             if self.store.fail_stranded(key, record["sequencer"], error):
-                self.sqs.send_message(QueueUrl=self.dlq_url, MessageBody=json.dumps({"image": pointer, "error": error}))
+                self.sqs.send_message(QueueUrl=self.dlq_url, MessageBody=pointer.to_message(error))
                 result.dead_lettered.append(key)
             return
-        self.sqs.send_message(QueueUrl=self.queue_url,
-                              MessageBody=json.dumps({"image": {**pointer, "attempt": next_attempt}}))
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=replace(pointer, attempt=next_attempt).to_message())
         result.requeued.append(key)
 
-    def _pointer(self, record: dict[str, Any]) -> dict[str, Any]:
-        pointer = {name: record.get(name) for name in ("bucket", "etag", "size", "content_type")}
-        pointer.update(key=record["image_key"], sequencer=record["sequencer"].lstrip("0") or "0")
-        if record.get("version_id"):
-            pointer["version_id"] = record["version_id"]
-        return pointer
-
-    def _status(self, pointer: dict[str, Any], attempt: int) -> str | None:
-        name = layout.execution_name(pointer["bucket"], pointer["key"], pointer["sequencer"], attempt)
-        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
+    def _status(self, pointer: ImagePointer) -> str | None:
+        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + layout.execution_name_of(pointer)
         try:
-            return self.sfn.describe_execution(executionArn=arn)["status"]
+            return str(self.sfn.describe_execution(executionArn=arn)["status"])
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "ResourceNotFound"):
+            if is_missing(error):
                 return None
             raise

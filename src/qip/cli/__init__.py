@@ -1,0 +1,1 @@
+"""`qip`, the operator's command line: start the local stack, deploy to AWS, upload, follow images."""

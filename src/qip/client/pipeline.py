@@ -1,0 +1,142 @@
+"""The Python API of a running stack: uploads, the records of images, and the operations on them.
+
+`qip` (the command line), the dashboard, the tests and any tool use this; it works the same
+against the local engine and against AWS.
+"""
+
+from __future__ import annotations
+
+import builtins
+import mimetypes
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from qip.client import listing
+from qip.client.errors import ConflictError, NotFoundError, UploadError
+from qip.client.queues import DeadLetter, Queues, QueueState, Redrive
+from qip.client.stack import StackInfo
+from qip.client.views import public_view
+from qip.core import aws
+from qip.core.model import FAILED, STATUSES, ImagePointer, is_settled
+from qip.core.store import MetadataStore
+
+__all__ = ["DeadLetter", "Pipeline", "QueueState", "Redrive", "StackInfo", "public_view"]
+
+
+class Pipeline:
+    """Uploads to, and reads the records of, one deployed stack."""
+
+    def __init__(self, stack: StackInfo) -> None:
+        self.stack = stack
+        self.store = MetadataStore(aws.table(stack.metadata_table, stack.endpoint_url, stack.region))
+        self._queues = Queues(stack, self.store)
+
+    def upload(self, path: Path, key: str) -> None:
+        """Put one file in the upload bucket; UploadError, with the reason, if it did not land."""
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        try:
+            self.stack.client("s3").upload_file(str(path), self.stack.upload_bucket, key,
+                                                ExtraArgs={"ContentType": content_type})
+        except (ClientError, BotoCoreError, S3UploadFailedError, OSError) as error:
+            raise UploadError(f"could not upload {path} to s3://{self.stack.upload_bucket}/{key}: {error}") from error
+
+    def record(self, key: str) -> dict[str, Any]:
+        record = self.store.get(key)
+        if record is None:
+            raise NotFoundError(f"no image with key {key!r} in {self.stack.metadata_table}")
+        return record
+
+    def status(self, key: str) -> dict[str, Any]:
+        return public_view(self.record(key))
+
+    def list(self, status: str | None = None, date: str | None = None, prefix: str | None = None,
+             limit: int | None = None) -> builtins.list[dict[str, Any]]:
+        """Records by status, upload day and key prefix through the indexes, newest first."""
+        found = listing.records(self.store, listing.Query(status, date, prefix))
+        return [public_view(item) for item in islice(found, limit)]
+
+    def wait(self, keys: builtins.list[str], timeout: float = 300.0, poll: float = 0.5,
+             progress: Callable[[int, int], None] = lambda done, total: None) -> dict[str, dict[str, Any]]:
+        """Wait until every key has a terminal status (or a FAILED that will not be retried)."""
+        deadline = time.monotonic() + timeout
+        pending = set(keys)
+        finished: dict[str, dict[str, Any]] = {}
+        while pending and time.monotonic() < deadline:
+            for key in sorted(pending):
+                record = self.store.get(key)
+                if record and is_settled(record):
+                    finished[key] = record
+            pending -= finished.keys()
+            progress(len(finished), len(keys))
+            if pending:
+                time.sleep(poll)
+        for key in pending:
+            finished[key] = self.store.get(key) or {"image_key": key, "status": "MISSING"}
+        return finished
+
+    # ------------------------------------------------------------------ operations (dashboard, CLI)
+    def counts(self) -> dict[str, int]:
+        """How many images are in each status (COUNT queries on the status index)."""
+        return {status: self.store.count_by_status(status) for status in STATUSES}
+
+    def presign(self, uri: str, expires: int = 600) -> str:
+        """A short-lived GET URL for an s3:// URI in this stack's buckets (the buckets stay private)."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        if bucket not in (self.stack.upload_bucket, self.stack.archive_bucket) or not key:
+            raise NotFoundError(f"{uri} is not an object of this stack")
+        url: str = aws.presigner(self.stack.endpoint_url, self.stack.region).generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires)
+        return url
+
+    def retry(self, key: str) -> ImagePointer:
+        """Send a FAILED image back to the processing queue as its next attempt; returns the pointer.
+
+        The new attempt number gives the run a new execution name, and lets the store move the
+        record from FAILED to PROCESSING (it refuses an attempt that is not newer).
+        """
+        record = self.record(key)
+        if record["status"] != FAILED:
+            raise ConflictError(f"{key!r} is {record['status']}; only FAILED images can be retried")
+        pointer = ImagePointer.from_record(record, int(record.get("attempt") or 0) + 1)
+        self.stack.client("sqs").send_message(QueueUrl=self.stack.queue_url, MessageBody=pointer.to_message())
+        return pointer
+
+    def history(self, key: str) -> builtins.list[dict[str, Any]]:
+        """Every event the bus carried about the image, oldest first (from the audit trail)."""
+        from qip.core.audit_trail import AuditTrail
+
+        return AuditTrail(aws.table(self.stack.audit_table, self.stack.endpoint_url, self.stack.region)).history(key)
+
+    def metrics(self, since_seconds: float | None = None) -> dict[str, Any]:
+        """Per-stage counts and latency percentiles, from the metrics the functions emitted."""
+        from qip.client.metrics import report
+
+        return report(self.stack.client("logs"), self.stack.stack_name, since_seconds)
+
+    def reconcile(self, older_than_minutes: float, max_attempts: int) -> dict[str, Any]:
+        """Requeue or dead-letter images stuck in UPLOADED or PROCESSING (see qip.core.reconciliation)."""
+        from qip.core.reconciliation import Reconciler
+
+        reconciler = Reconciler(self.store, self.stack.client("stepfunctions"), self.stack.client("sqs"),
+                                self.stack.state_machine_arn, self.stack.queue_url, self.stack.dlq_url,
+                                max_attempts)
+        return reconciler.run(timedelta(minutes=older_than_minutes)).to_dict()
+
+    def queues(self) -> dict[str, QueueState]:
+        """The processing queue's and the DLQ's depth, and the age of each one's oldest message."""
+        return self._queues.states()
+
+    def dead_letters(self, limit: int = 50) -> builtins.list[DeadLetter]:
+        """The DLQ's messages, oldest first, read without taking them."""
+        return self._queues.dead_letters(limit)
+
+    def redrive(self) -> Redrive:
+        """Move the DLQ's pipeline messages back to the processing queue, each as a new attempt."""
+        return self._queues.redrive()

@@ -1,1 +1,0 @@
-"""The local engine: start it, deploy the stack to it, stop it."""
