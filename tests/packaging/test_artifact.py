@@ -6,6 +6,7 @@ content hash under build/, so later runs are offline and instant.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -61,7 +62,8 @@ def test_artifact_has_no_tests_caches_or_dev_tools(arch, arm64, x86_64):
     artifact = arm64 if arch == "arm64" else x86_64
     names = _names(artifact)
     assert "qip/functions/ingest.py" in names and "PIL/__init__.py" in names and "boto3/__init__.py" in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo", ".pyi"))]
+    assert not [n for n in names if n.endswith((".pyo", ".pyi"))]
+    assert not [n for n in names if n.endswith(".pyc") and _source_of(n) not in names], "bytecode without source"
     assert not [n for n in names if "/tests/" in n or "/test/" in n or n.startswith(("tests/", "test/"))]
     assert not [n for n in names if n.startswith(DEV_TOOLS) or n.startswith("bin/")]
     assert not [n for n in names if n.startswith(("qip/tooling/", "qip/cli/", "qip/client/", "qip/dashboard/"))]
@@ -70,6 +72,27 @@ def test_artifact_has_no_tests_caches_or_dev_tools(arch, arm64, x86_64):
     assert not [n for n in names if n.endswith(".dist-info/RECORD") or n.endswith(".dist-info/INSTALLER")]
     assert artifact.unzipped_bytes < 150 * 2**20, "well under Lambda's 250 MB unzipped"
     assert artifact.runtime == "python3.11"
+
+
+def _source_of(pyc: str) -> str:
+    folder, _, file = pyc.rpartition("__pycache__/")
+    return folder + file.split(".", 1)[0] + ".py"
+
+
+def test_every_module_ships_with_bytecode_that_extraction_cannot_invalidate(x86_64):
+    """Lambda's code folder is read-only: without bytecode every cold start compiles each module."""
+    with zipfile.ZipFile(x86_64.path) as archive:
+        names = set(archive.namelist())
+        for module in ("qip/functions/validate.py", "qip/core/store.py", "boto3/session.py", "PIL/Image.py"):
+            folder, _, file = module.rpartition("/")
+            pyc = f"{folder}/__pycache__/{file[:-3]}.{sys.implementation.cache_tag}.pyc"
+            assert pyc in names, module
+            header = archive.read(pyc)[:16]
+            assert header[:4] == importlib.util.MAGIC_NUMBER, f"{pyc} is for another Python"
+            assert int.from_bytes(header[4:8], "little") == 0b01, f"{pyc}: not unchecked-hash bytecode"
+        sources = [n for n in names if n.endswith(".py") and n.startswith(("qip/", "boto3/", "botocore/", "PIL/"))]
+        compiled = [n for n in names if n.endswith(".pyc")]
+        assert len(compiled) >= 0.95 * len(sources)
 
 
 def test_every_bundled_distribution_is_pinned_by_the_lock(x86_64):

@@ -87,6 +87,9 @@ MAX_SIDE = Setting("MAX_SIDE", RenderOptions.max_side, "long side of the resized
 THUMBNAIL_SIZES = Setting("THUMBNAIL_SIZES", RenderOptions.thumbnail_sizes, "thumbnail long sides", _ints)
 THUMBNAIL_FORMAT = Setting("THUMBNAIL_FORMAT", RenderOptions.thumbnail_format, "thumbnail format: webp or jpeg")
 
+# Set by the local engine for its Lambda workers (AWS's standard variable); empty on AWS.
+LOCAL_ENGINE_ENDPOINT = Setting("AWS_ENDPOINT_URL", "", "endpoint the local engine gives its Lambda workers")
+
 # --- the local engine and the command line --------------------------------------------------
 REGION = Setting("QIP_REGION", "us-east-1", "AWS region (the local engine's region)")
 STACK_NAME = Setting("QIP_STACK_NAME", "qip", "CloudFormation stack name")
@@ -96,5 +99,9 @@ STATE_DIR: Setting[Path | None] = Setting(
 )
 ENGINE_START_TIMEOUT = Setting(
     "QIP_START_TIMEOUT", 60.0, "seconds to wait for the local engine to answer", float
+)
+PREWARM_WORKERS = Setting(
+    "QIP_PREWARM_WORKERS", -1,
+    "Lambda workers `qip up` starts per function: -1 = as many as it will run at once, 0 = none", int
 )
 ENDPOINT_URL = Setting("QIP_ENDPOINT_URL", "", "AWS endpoint; empty means the local engine")

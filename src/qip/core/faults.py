@@ -27,7 +27,7 @@ from qip.core.errors import TransientError
 
 FAULTS_FILE_ENV = "QIP_FAULTS_FILE"
 MODES = ("fail", "slow", "crash")
-_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class InjectedFault(TransientError):
@@ -59,7 +59,7 @@ def enabled() -> Path | None:
     """The faults file, when this process runs on the local engine and one is configured."""
     path = os.environ.get(FAULTS_FILE_ENV)
     endpoint = urlparse(os.environ.get("AWS_ENDPOINT_URL", "")).hostname
-    if not path or endpoint not in _LOCAL_HOSTS:
+    if not path or endpoint not in LOCAL_HOSTS:
         return None
     return Path(path)
 

@@ -45,6 +45,6 @@ def archive(request: StepRequest) -> dict[str, Any]:
     }
 
 
-@runtime.logger.inject_lambda_context
+@runtime.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run_step(Stage.ARCHIVE, event, archive)

@@ -31,6 +31,6 @@ def store(record: SQSRecord) -> bool:
     return trail().record(json.loads(record.body), config.AUDIT_RETENTION_DAYS.get())
 
 
-@runtime.logger.inject_lambda_context
+@runtime.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=store, processor=processor, context=context)

@@ -101,7 +101,7 @@ def dispatch(record: SQSRecord, admission: Admission) -> str | None:
     return start(image)
 
 
-@runtime.logger.inject_lambda_context
+@runtime.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     admission = Admission(config.MAX_RUNNING_IMAGES.get())
     return process_partial_response(event=event, record_handler=lambda record: dispatch(record, admission),

@@ -24,6 +24,6 @@ def extract(request: StepRequest) -> Outcome:
     return Outcome({name: metadata.get(name) for name in SUMMARY_FIELDS}, {"metadata": metadata})
 
 
-@runtime.logger.inject_lambda_context
+@runtime.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run_step(Stage.EXTRACT_METADATA, event, extract)

@@ -18,7 +18,7 @@ def reconciler() -> Reconciler:
                       runtime.required(config.DLQ_URL), config.PIPELINE_MAX_ATTEMPTS.get())
 
 
-@runtime.logger.inject_lambda_context
+@runtime.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = reconciler().run(timedelta(minutes=config.STUCK_AFTER_MINUTES.get())).to_dict()
     runtime.logger.info("reconciled", extra=result)

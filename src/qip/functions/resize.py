@@ -27,6 +27,6 @@ def make_display(request: StepRequest) -> dict[str, Any]:
     return store_derivative(request.key, resize(data, runtime.render_options()))
 
 
-@runtime.logger.inject_lambda_context
+@runtime.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run_step(Stage.RESIZE, event, make_display)

@@ -5,20 +5,29 @@ Built lazily, once per warm Lambda environment.
 
 from __future__ import annotations
 
+import functools
+import sys
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlparse
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from qip.core import aws, config
+from qip.core import aws, config, faults
 from qip.core.errors import ConfigurationError
 from qip.core.store import MetadataStore
 from qip.core.telemetry import Telemetry
 from qip.imaging import Limits, RenderOptions
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
     from types_boto3_s3 import S3Client
+
+R = TypeVar("R")
+WARMUP = "warmup"
+"""An event `{"warmup": true}` only builds the environment's clients and returns: no side effects."""
 
 logger = Logger(service="qip")
 metrics = Metrics(namespace="QuantumImageProcessor", service="qip")
@@ -75,3 +84,59 @@ def measure(stage: str, **values: tuple[MetricUnit, float]) -> None:
     for name, (unit, value) in values.items():
         metrics.add_metric(name=name, unit=unit, value=value)
     metrics.flush_metrics()
+
+
+def handler(function: Callable[[dict[str, Any], LambdaContext], R]) -> Callable[[dict[str, Any], LambdaContext], R]:
+    """The frame of every Lambda handler: Powertools' Lambda context on the log lines, warm-up
+    calls answered without running the handler, and (on the local engine only) one closing
+    line on stderr.
+
+    The closing line: the local engine waits 50 ms after each call for a line of output,
+    holding its worker, unless one came (docs/engine-notes/silent-handler-drain.md); on AWS
+    the line would only cost log ingestion, so it is written only where `AWS_ENDPOINT_URL`
+    names a local engine.
+    """
+    logged = logger.inject_lambda_context(function)
+
+    @functools.wraps(function)
+    def run(event: dict[str, Any], context: LambdaContext) -> R:
+        if isinstance(event, dict) and event.get(WARMUP) is True:
+            return warm()  # type: ignore[return-value]  # a warm-up caller reads only this
+        try:
+            return logged(event, context)
+        finally:
+            if on_local_engine():
+                print(file=sys.stderr, flush=True)
+
+    return run
+
+
+def warm() -> dict[str, Any]:
+    """Make the clients this environment will use (botocore loads each service's model once,
+    ~50 ms each), so the first real call does not pay for it. Never raises: on the local engine a
+    raising handler kills its worker, which is what a warm-up call is there to keep."""
+    made = []
+    try:
+        if config.TABLE_NAME.get():
+            store()
+            made.append("dynamodb")
+        if config.EVENT_BUS_NAME.get() and config.TOPIC_ARN.get():
+            telemetry()
+            made.append("events+sns")
+        for service, setting in (("s3", config.TABLE_NAME), ("sqs", config.QUEUE_URL),
+                                 ("stepfunctions", config.STATE_MACHINE_ARN)):
+            if setting.get():
+                aws.client(service)
+                made.append(service)
+    except Exception as error:
+        return {"warm": False, "error": f"{type(error).__name__}: {error}"}
+    finally:
+        if on_local_engine():
+            print(file=sys.stderr, flush=True)
+    return {"warm": True, "clients": made}
+
+
+@cache
+def on_local_engine() -> bool:
+    """True in a worker of the local engine (its endpoint is on this machine's loopback)."""
+    return urlparse(config.LOCAL_ENGINE_ENDPOINT.get()).hostname in faults.LOCAL_HOSTS

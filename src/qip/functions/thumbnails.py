@@ -21,6 +21,6 @@ def make_thumbnails(request: StepRequest) -> dict[str, Any]:
     return {"items": [store_derivative(request.key, thumb) for thumb in made]}
 
 
-@runtime.logger.inject_lambda_context
+@runtime.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run_step(Stage.THUMBNAILS, event, make_thumbnails)

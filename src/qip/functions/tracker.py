@@ -142,7 +142,7 @@ ACTIONS: dict[str, Callable[[TrackRequest], dict[str, Any]]] = {
     "started": started, "rejected": rejected, "completed": completed, "failed": failed}
 
 
-@runtime.logger.inject_lambda_context
+@runtime.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     context_fields = event.get("context") or {}
     request = TrackRequest(event["action"], ImagePointer.from_dict(event["image"]), context_fields.get("execution", ""),

@@ -28,6 +28,6 @@ def check(request: StepRequest) -> dict[str, Any]:
     return {"verdict": "accepted", **info.to_dict()}
 
 
-@runtime.logger.inject_lambda_context
+@runtime.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run_step(Stage.VALIDATE, event, check)

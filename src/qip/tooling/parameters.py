@@ -18,6 +18,8 @@ LOCAL_PARAMETERS = {
     # Every Lambda worker of the engine unpacks the artifact on its first call: a few images at
     # a time keep a burst on this machine from spawning hundreds of them.
     "MaxRunningImages": "4",
+    # An execution takes about a second here: an image over the limit is offered again soon.
+    "DeferSeconds": "1,2",
     # The engine runs the functions on this machine, from the artifact built for its architecture.
     "Architecture": build.machine_arch(),
 }
