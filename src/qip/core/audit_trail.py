@@ -62,6 +62,17 @@ class AuditTrail:
         self._table.put_item(Item=item)  # idempotent: a redelivered event rewrites the same item
         return True
 
+    def record_many(self, items: list[dict[str, Any]]) -> None:
+        """Write audit items with BatchWriteItem (25 a request; unprocessed ones sent again).
+
+        One request per queue batch instead of one per event: an image's ~13 events cost about
+        two requests instead of 13 (the same write units). Idempotent like `record`; the same
+        event twice in one batch is written once (a request may not name a key twice).
+        """
+        with self._table.batch_writer(overwrite_by_pkeys=["image_key", "event_at"]) as batch:
+            for item in items:
+                batch.put_item(Item=item)
+
     def history(self, key: str) -> list[dict[str, Any]]:
         """Every recorded event about the image, oldest first.
 
