@@ -263,3 +263,20 @@ def test_step_on_a_missing_upload_fails_and_records_the_error(aws, store, sample
         resize.handler(step_input(sample_event, "resize", image), lambda_context)
     error = store.get(KEY)["last_error"]
     assert error["stage"] == "resize" and error["retryable"] is False
+
+
+def test_archive_tags_the_original_for_the_lifecycle_rule_and_nothing_else(aws, sample_event, lambda_context, uploaded,
+                                                                           big_jpeg):
+    from tests.unit.mock_stack import shared_client
+
+    image = uploaded(big_jpeg)
+    display = resize.handler(step_input(sample_event, "resize", image), lambda_context)
+    thumbs = thumbnails.handler(step_input(sample_event, "thumbnails", image, display=display), lambda_context)
+    archive.handler(step_input(sample_event, "archive", image, display=display, thumbnails=thumbs, metadata={}),
+                    lambda_context)
+    s3 = shared_client("s3")
+    listed = s3.list_objects_v2(Bucket=ARCHIVE_BUCKET, Prefix=layout.archive_prefix(KEY))["Contents"]
+    tags = {item["Key"].rsplit("/", 1)[1]: {t["Key"]: t["Value"] for t in s3.get_object_tagging(
+        Bucket=ARCHIVE_BUCKET, Key=item["Key"])["TagSet"]} for item in listed}
+    assert tags.pop("original") == layout.ORIGINAL_TAG
+    assert tags and all(not tag for tag in tags.values()), tags

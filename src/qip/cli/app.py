@@ -120,6 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--json", action="store_true", help="print one JSON object")
     metrics.set_defaults(run="operations:metrics")
 
+    cost = commands.add_parser(
+        "cost", help="what a million images cost on AWS, from a run on the local stack",
+        description="Upload photo-like JPEGs to the local stack, count what processing them really did "
+                    "(function calls and their AWS requests, durations and memory, state transitions, item "
+                    "sizes, stored bytes, log bytes) and price it per million images with the dated "
+                    "us-east-1 price file (free tiers left out). See docs/cost.md.")
+    cost.add_argument("--images", type=int, default=10, help="images to run (default 10)")
+    cost.add_argument("--megapixels", type=float, default=12.0, help="size of each image (default 12 MP)")
+    cost.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the run (default 300)")
+    cost.add_argument("--json", action="store_true", help="print one JSON object (per_million_usd and its terms)")
+    cost.set_defaults(run="cost:cost")
+
     retry = commands.add_parser("retry", help="process a FAILED image again",
                                 description="Queue a FAILED image again as its next attempt.")
     retry.add_argument("key", metavar="KEY", help="the image's key in the upload bucket")

@@ -14,6 +14,8 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from qip.core import usage
+
 if TYPE_CHECKING:
     from types_boto3_cloudformation import CloudFormationClient
     from types_boto3_cloudwatch import CloudWatchClient
@@ -63,6 +65,7 @@ _MADE: list[BaseClient] = []
 
 def _kept(made: BaseClient) -> BaseClient:
     _MADE.append(made)
+    usage.track(made.meta.events)
     return made
 
 

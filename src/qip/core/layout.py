@@ -18,6 +18,8 @@ import re
 from qip.core.model import ImagePointer, padded_sequencer
 
 ARCHIVE_ROOT = "images/"
+ORIGINAL_TAG = {"qip-object": "original"}
+"""The tag on each archived original: the archive's lifecycle moves only these to colder storage."""
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _EXTENSIONS = {"jpeg": "jpg"}
 

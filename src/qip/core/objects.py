@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
 
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlencode
 
 from botocore.exceptions import ClientError
 
@@ -73,10 +73,16 @@ def write(s3: S3Client, bucket: str, key: str, data: bytes, content_type: str) -
     s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
 
-def copy(s3: S3Client, source_bucket: str, source_key: str, bucket: str, key: str) -> None:
+def copy(s3: S3Client, source_bucket: str, source_key: str, bucket: str, key: str,
+         tags: dict[str, str] | None = None) -> None:
+    """A server-side copy; with `tags`, the copy carries those instead of the source's."""
+    extra: dict[str, str] = {}
+    if tags:
+        extra = {"TaggingDirective": "REPLACE", "Tagging": urlencode(tags)}
     s3.copy_object(
         Bucket=bucket,
         Key=key,
         CopySource={"Bucket": source_bucket, "Key": source_key},
         MetadataDirective="COPY",
+        **extra,  # type: ignore[arg-type]
     )

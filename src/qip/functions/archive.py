@@ -20,7 +20,7 @@ def archive(request: StepRequest) -> dict[str, Any]:
     bucket = runtime.required(config.ARCHIVE_BUCKET)
     s3 = runtime.s3()
     original_key = layout.archive_key(request.key, "original")
-    objects.copy(s3, request.bucket, request.key, bucket, original_key)
+    objects.copy(s3, request.bucket, request.key, bucket, original_key, tags=layout.ORIGINAL_TAG)
     display = request.extras["display"]
     thumbs = request.extras["thumbnails"]["items"]
     manifest = {

@@ -6,7 +6,9 @@ Built lazily, once per warm Lambda environment.
 from __future__ import annotations
 
 import functools
+import json
 import sys
+import time
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,7 +17,7 @@ from urllib.parse import urlparse
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from qip.core import aws, config, faults
+from qip.core import aws, config, faults, usage
 from qip.core.errors import ConfigurationError
 from qip.core.store import MetadataStore
 from qip.core.telemetry import Telemetry
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 WARMUP = "warmup"
 """An event `{"warmup": true}` only builds the environment's clients and returns: no side effects."""
+INVOCATION = "qip_invocation"
 
 logger = Logger(service="qip")
 metrics = Metrics(namespace="QuantumImageProcessor", service="qip")
@@ -102,13 +105,22 @@ def handler(function: Callable[[dict[str, Any], LambdaContext], R]) -> Callable[
     def run(event: dict[str, Any], context: LambdaContext) -> R:
         if isinstance(event, dict) and event.get(WARMUP) is True:
             return warm()  # type: ignore[return-value]  # a warm-up caller reads only this
+        started = time.perf_counter()
         try:
             return logged(event, context)
         finally:
             if on_local_engine():
-                print(file=sys.stderr, flush=True)
+                print(invocation_line(started), file=sys.stderr, flush=True)
 
     return run
+
+
+def invocation_line(started: float) -> str:
+    """The closing line on the local engine: this call's duration and the AWS calls it made
+    (`qip cost` reads them back from the function's log; on AWS the REPORT line and the bill
+    say the same)."""
+    return json.dumps({INVOCATION: {"ms": round((time.perf_counter() - started) * 1000, 2), **usage.take()}},
+                      separators=(",", ":"))
 
 
 def warm() -> dict[str, Any]:
@@ -131,6 +143,7 @@ def warm() -> dict[str, Any]:
     except Exception as error:
         return {"warm": False, "error": f"{type(error).__name__}: {error}"}
     finally:
+        usage.take()  # a warm-up makes no call worth counting
         if on_local_engine():
             print(file=sys.stderr, flush=True)
     return {"warm": True, "clients": made}
