@@ -196,7 +196,10 @@ def _worker_libraries(engine_pid: int, marker: str) -> dict[int, set[str]]:
     return found
 
 
-def test_the_local_engine_runs_the_functions_from_the_artifact_not_the_venv(stack):
+def test_the_local_engine_runs_qip_from_its_code_zip_and_the_locked_dependencies_from_the_venv(stack):
+    """The engine runs the thin local zip (build.build_local): qip's shipped packages with their
+    bytecode; the dependencies are this venv's, at the versions requirements.lock pins. (The full
+    artifact, dependencies and all, runs alone in a clean interpreter in the test above.)"""
     key = f"from-artifact/{uuid.uuid4().hex[:8]}/photo.jpg"
     stack.put(key, _jpeg(), "image/jpeg")
     assert stack.wait([key])[key]["status"] == "COMPLETED"
@@ -204,8 +207,14 @@ def test_the_local_engine_runs_the_functions_from_the_artifact_not_the_venv(stac
     workers = wait_until(lambda: _worker_libraries(engine_pid, "PIL/_imaging.cpython"), 30,
                          message="a warm Lambda worker with PIL loaded")
     mapped = {path for paths in workers.values() for path in paths}
-    assert all("/ministack-lambda-" in path and "/code/PIL/" in path for path in mapped), mapped
-    assert not [path for path in mapped if path.startswith(sys.prefix)], "PIL came from the venv"
+    assert all(path.startswith(sys.prefix) for path in mapped), mapped
+    build.build_local()  # raises BuildError if this venv's runtime dependencies differ from the lock
+    for pid in workers:
+        code = Path(f"/proc/{pid}/cwd").resolve()
+        assert "/ministack-lambda-" in str(code), code
+        assert (code / "qip" / "functions" / "validate.py").is_file()
+        assert list((code / "qip" / "functions" / "__pycache__").glob("validate.*.pyc")), "shipped without bytecode"
+        assert not (code / "PIL").exists() and not (code / "boto3").exists(), "dependencies in the local zip"
 
 
 @pytest.fixture
