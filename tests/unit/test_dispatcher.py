@@ -144,3 +144,33 @@ def test_without_a_limit_nothing_is_deferred(aws, batch, lambda_context, monkeyp
     monkeypatch.setenv("MAX_RUNNING_IMAGES", "0")
     assert dispatcher.handler(batch, lambda_context) == {"batchItemFailures": []}
     assert len(aws.executions()) == 2 and aws.queued(aws.queue_url) == []
+
+
+def test_express_admission_counts_processing_records_never_lists_executions(aws, store, batch, lambda_context,
+                                                                            monkeypatch):
+    """AWS refuses ListExecutions for Express machines: the images PROCESSING in the store count."""
+    from qip.core import aws as qip_aws
+
+    monkeypatch.setenv("WORKFLOW_TYPE", "EXPRESS")
+    monkeypatch.setenv("MAX_RUNNING_IMAGES", "1")
+    monkeypatch.setenv("DEFER_SECONDS", "0,0")
+    sfn = qip_aws.client("stepfunctions")
+
+    def refused(name):
+        assert name != "list_executions", "ListExecutions is not supported for EXPRESS state machines"
+        return type(sfn).get_paginator(sfn, name)
+
+    monkeypatch.setattr(sfn, "get_paginator", refused)
+    assert dispatcher.handler(batch, lambda_context) == {"batchItemFailures": []}
+    assert len(aws.executions()) == 1 and len(aws.queued(aws.queue_url)) == 1  # one started, one deferred
+
+    started = aws.executions()[0]["name"]
+    assert store.start_processing(UPLOAD_KEY, store.get(UPLOAD_KEY)["sequencer"], started, 1)  # its MarkProcessing
+    again = {"Records": [{**batch["Records"][-1], "messageId": "deferred-once"}]}
+    assert dispatcher.handler(again, lambda_context) == {"batchItemFailures": []}
+    assert len(aws.executions()) == 1, "started over the limit"
+    assert len(aws.queued(aws.queue_url)) == 1  # deferred again
+
+    assert store.complete(UPLOAD_KEY, started, {})  # the place frees when the image is done
+    assert dispatcher.handler(again, lambda_context) == {"batchItemFailures": []}
+    assert len(aws.executions()) == 2

@@ -66,6 +66,9 @@ PIPELINE_MAX_ATTEMPTS = Setting(
 PIPELINE_RETRY_DELAY_SECONDS = Setting(
     "PIPELINE_RETRY_DELAY_SECONDS", 30, "delay before the 2nd attempt; doubles after", int
 )
+WORKFLOW_TYPE = Setting(
+    "WORKFLOW_TYPE", "STANDARD", "the Processing Pipeline's type: STANDARD or EXPRESS (template parameter WorkflowType)"
+)
 MAX_RUNNING_IMAGES = Setting(
     "MAX_RUNNING_IMAGES", 0, "most pipeline executions running at once; 0 = no limit (dispatcher)", int
 )

@@ -47,10 +47,11 @@ class Reconciliation:
 class Reconciler:
     def __init__(self, store: MetadataStore, sfn: SFNClient, sqs: SQSClient, state_machine_arn: str, queue_url: str,
                  dlq_url: str,
-                 max_attempts: int) -> None:
+                 max_attempts: int, express: bool = False) -> None:
         self.store, self.sfn, self.sqs = store, sfn, sqs
         self.state_machine_arn, self.queue_url, self.dlq_url = state_machine_arn, queue_url, dlq_url
         self.max_attempts = max_attempts
+        self.express = express
 
     def run(self, older_than: timedelta, limit: int = 500) -> Reconciliation:
         cutoff = ago_iso(older_than)
@@ -85,6 +86,10 @@ class Reconciler:
         result.requeued.append(key)
 
     def _status(self, pointer: ImagePointer) -> str | None:
+        if self.express:
+            # Express executions cannot be described, and none lasts more than 5 minutes: a record
+            # stuck for longer (StuckAfterMinutes is at least 5) has no run going
+            return None
         arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + layout.execution_name_of(pointer)
         try:
             return str(self.sfn.describe_execution(executionArn=arn)["status"])

@@ -154,22 +154,30 @@ class MetadataStore:
             raise
         return True
 
-    def start_processing(self, key: str, sequencer: str, execution: str, attempt: int) -> bool:
-        """Mark PROCESSING for this execution; False if another upload or run owns the record."""
+    def start_processing(self, key: str, sequencer: str, execution: str, attempt: int,
+                         run_id: str | None = None) -> bool:
+        """Mark PROCESSING for this execution; False if another upload or run owns the record.
+
+        `run_id` names this one execution (Step Functions' `$$.Execution.Id`). A Standard
+        workflow never runs two executions of one name, but an Express workflow does (it is
+        at-least-once and does not deduplicate names): only the run that took the record, or a
+        retry of that same run, may take it again; a second execution of the name is refused.
+        """
         return self._update(
             key,
-            "SET #status = :processing, execution = :execution, attempt = :attempt,"
+            "SET #status = :processing, execution = :execution, run_id = :run, attempt = :attempt,"
             " started_at = :at, stages = :empty REMOVE #error, last_error",
             (
                 "sequencer = :seq AND ((#status = :uploaded)"
                 " OR (#status = :failed AND attempt < :attempt)"
-                " OR (#status = :processing AND execution = :execution))"
+                " OR (#status = :processing AND execution = :execution AND run_id = :run))"
             ),
             {
                 ":processing": PROCESSING,
                 ":uploaded": UPLOADED,
                 ":failed": FAILED,
                 ":execution": execution,
+                ":run": run_id or execution,
                 ":attempt": attempt,
                 ":seq": padded_sequencer(sequencer),
                 ":empty": {},
@@ -300,18 +308,21 @@ class MetadataStore:
         condition = _time_range(Key("upload_date").eq(date), since, until)
         return self._query(BY_UPLOAD_DATE, condition, limit, token)
 
-    def count_by_status(self, status: str) -> int:
-        """How many records have a status (a COUNT query: no items are read back)."""
+    def count_by_status(self, status: str, at_most: int | None = None) -> int:
+        """How many records have a status (a COUNT query: no items are read back); with `at_most`,
+        counting stops there (the query reads no more index entries than that)."""
         total, start = 0, None
         while True:
             kwargs: dict[str, Any] = {"IndexName": BY_STATUS, "KeyConditionExpression": Key("status").eq(status),
                                       "Select": "COUNT"}
+            if at_most is not None:
+                kwargs["Limit"] = max(at_most - total, 1)
             if start:
                 kwargs["ExclusiveStartKey"] = start
             response = self._table.query(**kwargs)
             total += int(response.get("Count", 0))
             start = response.get("LastEvaluatedKey")
-            if not start:
+            if not start or (at_most is not None and total >= at_most):
                 return total
 
     def iter_pages(self, fetch: Callable[..., Page], **kwargs: Any) -> Iterator[dict[str, Any]]:

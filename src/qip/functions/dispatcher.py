@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from qip.core import aws, config, layout
-from qip.core.model import ImagePointer
+from qip.core.model import PROCESSING, ImagePointer
 from qip.functions import runtime
 from qip.functions.ingest import ingest
 
@@ -63,7 +63,13 @@ class Admission:
 
 
 def running_executions(limit: int) -> int:
-    """Executions RUNNING now, counted up to `limit` (no need to know more)."""
+    """Executions RUNNING now, counted up to `limit` (no need to know more).
+
+    Express executions cannot be listed: for them the images PROCESSING in the store are
+    counted instead (a COUNT query on the status index that stops at `limit`).
+    """
+    if config.WORKFLOW_TYPE.get() == "EXPRESS":
+        return runtime.store().count_by_status(PROCESSING, at_most=limit)
     sfn = aws.client("stepfunctions")
     count = 0
     pages = sfn.get_paginator("list_executions").paginate(

@@ -15,7 +15,8 @@ from qip.functions import runtime
 def reconciler() -> Reconciler:
     return Reconciler(runtime.store(), aws.client("stepfunctions"), aws.client("sqs"),
                       runtime.required(config.STATE_MACHINE_ARN), runtime.required(config.QUEUE_URL),
-                      runtime.required(config.DLQ_URL), config.PIPELINE_MAX_ATTEMPTS.get())
+                      runtime.required(config.DLQ_URL), config.PIPELINE_MAX_ATTEMPTS.get(),
+                      express=config.WORKFLOW_TYPE.get() == "EXPRESS")
 
 
 @runtime.handler

@@ -44,7 +44,7 @@ class TrackRequest:
 def started(request: TrackRequest) -> dict[str, Any]:
     store = runtime.store()
     proceed = store.start_processing(request.image.key, request.image.sequencer, request.execution,
-                                     request.attempt)
+                                     request.attempt, run_id=(request.body.get("context") or {}).get("run"))
     if proceed:
         runtime.telemetry().emit(request.transition(EventKind.PIPELINE_STARTED, PROCESSING))
     else:
