@@ -1,0 +1,29 @@
+"""`qip cost` counts what a real run on the local stack did (the functions' closing lines, the
+executions' histories, the store and the buckets) and prices it."""
+
+from __future__ import annotations
+
+import json
+
+from qip.cli import app as cli
+
+
+def test_qip_cost_prices_what_a_real_run_did(stack, capsys):
+    code = cli.main(["--port", str(stack.engine.port), "--home", str(stack.engine.home), "--stack", stack.name,
+                     "cost", "--images", "2", "--megapixels", "1", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    run = report["run"]
+    assert run["images"] == 2 and run["executions"] == 2
+    assert run["transitions_per_image"] >= 9  # MarkProcessing ... Completed, each state entered once
+    calls = run["calls_per_image"]
+    for operation in ("s3.GetObject", "s3.PutObject", "events.PutEvents", "sns.Publish", "dynamodb.UpdateItem"):
+        assert calls[operation] >= 1, operation
+    assert calls["events.PutEvents"] >= 12  # 2 per step, upload, started, completed
+    assert set(run["invocations_per_image"]) >= {"validate", "resize", "thumbnails", "archive", "tracker"}
+    services = {t["service"] for t in report["terms"]}
+    assert services >= {"Lambda", "Step Functions", "EventBridge", "SNS", "SQS", "DynamoDB", "S3", "CloudWatch Logs"}
+    assert abs(report["per_million_usd"] - sum(t["per_million_usd"] for t in report["terms"])) < 0.2
+    assert report["per_million_usd"] > 0 and report["storage_year_per_million_usd"] > 0
+    assert report["options"]["workflow"] == "EXPRESS"  # the template's default, as deployed
+    assert set(report["choices_per_million_usd"]) >= {"Standard workflows", "Express workflows", "audit trail off"}

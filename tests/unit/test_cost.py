@@ -1,0 +1,88 @@
+"""The cost model's arithmetic on a run whose counts are known (the counting itself runs against
+the local engine in tests/integration/test_cost.py)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+
+from qip.client import cost
+
+PRICES = cost.prices()
+TABLES = {"metadata": "meta", "audit": "audit"}
+
+
+def run(**changes) -> cost.Run:
+    functions = {
+        "validate": cost.FunctionUse(invocations=10, ms=1000.0, memory_mb=1024, arch="x86_64",
+                                     calls=Counter({"s3.GetObject": 10, "events.PutEvents": 20, "sns.Publish": 10}),
+                                     units=Counter({"events.entries_64kb": 20, "sns.publish_64kb": 10,
+                                                    "dynamodb.items_written.meta": 10}),
+                                     log_bytes=10_000, info_log_bytes=4_000),
+        "audit": cost.FunctionUse(invocations=100, ms=500.0, memory_mb=256, arch="x86_64",
+                                  units=Counter({"dynamodb.items_written.audit": 210})),
+    }
+    fields = {"images": 10, "functions": functions, "executions": 10, "transitions": 100,
+              "execution_ms": [1234.0] * 10, "record_bytes": 2600.0, "audit_item_bytes": 900.0, "audit_items": 210,
+              "upload_bytes": 4e6, "archived": {"original": 4e6, "derivatives": 1e6, "derivative_count": 5.0},
+              "tables": TABLES, "workflow": "STANDARD", "batching": {"audit": (10, 0)}}
+    fields.update(changes)
+    return cost.Run(**fields)
+
+
+def term(terms: list[cost.Term], what: str) -> cost.Term:
+    return next(t for t in terms if t.what.startswith(what))
+
+
+def test_standard_bills_each_state_transition():
+    found = cost.terms(run(), PRICES, cost.Options(workflow="STANDARD"))
+    assert term(found, "Standard: state transitions").per_million_usd == pytest.approx(10 * 25.0)
+
+
+def test_express_bills_requests_and_64_mb_gb_seconds_in_100_ms_steps():
+    found = cost.terms(run(), PRICES, cost.Options(workflow="EXPRESS"))
+    assert term(found, "Express: requests").per_million_usd == pytest.approx(1.0)
+    assert term(found, "Express: GB-seconds").per_image == pytest.approx(64 / 1024 * 1.3)
+
+
+def test_lambda_is_priced_from_measured_ms_and_configured_memory_on_the_chosen_architecture():
+    found = cost.terms(run(), PRICES, cost.Options(architecture="arm64"))
+    gb_s = term(found, "validate: GB-seconds")
+    assert gb_s.per_image == pytest.approx(1024 / 1024 * 100 / 1000)  # 100 ms a call, 1 GB
+    assert gb_s.unit_usd == PRICES["lambda"]["gb_second"]["arm64"]
+
+
+def test_metadata_writes_count_the_item_size_and_both_indexes():
+    found = cost.terms(run(), PRICES)
+    assert term(found, "metadata writes").per_image == pytest.approx(1 * math.ceil(2600 / 1024) * 3)
+
+
+def test_a_batching_window_prices_full_audit_batches_and_no_window_prices_what_ran():
+    without = term(cost.terms(run(), PRICES), "audit: requests").per_image
+    with_window = term(cost.terms(run(batching={"audit": (10, 5)}), PRICES), "audit: requests").per_image
+    assert without == 10 and with_window == pytest.approx((2 + 1) / 10)
+
+
+def test_choices_change_only_what_they_name():
+    base = sum(t.per_million_usd for t in cost.terms(run(), PRICES))
+    no_audit = sum(t.per_million_usd for t in cost.terms(run(), PRICES, cost.Options(audit=False)))
+    warning = cost.terms(run(), PRICES, cost.Options(log_level="WARNING"))
+    assert no_audit < base
+    assert term(warning, "ingestion").per_image == pytest.approx(6_000 / 10 / 2**30)
+
+
+def test_only_originals_of_128_kb_or_more_are_priced_in_colder_classes():
+    big = [t.what for t in cost.storage_year(run(), PRICES)]
+    small = [t.what for t in cost.storage_year(run(archived={"original": 100_000.0, "derivatives": 1e5,
+                                                             "derivative_count": 5.0}), PRICES)]
+    assert any("Glacier IR" in w for w in big) and not any("Glacier IR" in w or "IA" in w for w in small)
+    assert any("derivatives" in w and "Standard, 12 months" in w for w in big)
+
+
+def test_the_report_names_its_total_its_biggest_terms_and_its_prices():
+    report = cost.report(run(), PRICES)
+    assert report["per_million_usd"] == pytest.approx(sum(t["per_million_usd"] for t in report["terms"]), abs=0.1)
+    assert len(report["biggest"]) == 3 and report["prices"]["as_of"] == PRICES["as_of"]
+    assert report["prices"]["free_tiers"] == "left out"
