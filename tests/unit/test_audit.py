@@ -64,3 +64,18 @@ def test_a_failed_write_reports_every_message_so_the_queue_delivers_them_again(a
 def test_a_warm_up_call_writes_nothing(audit_table):
     assert audit.handler({"warmup": True}, LambdaContext())["warm"] is True
     assert audit_table.history("a.jpg") == []
+
+
+def test_an_audit_item_stays_under_one_write_unit_and_reads_back_whole():
+    from qip.client.cost import item_bytes
+    from qip.core.audit_trail import audit_item, stored_event
+
+    event = _event("holiday/2026/a long key of a photo.jpg", 7) | {
+        "resources": ["arn:aws:s3:::qip-uploadbucket-d87080f720b82/holiday/2026/a long key of a photo.jpg"],
+        "detail": _event("holiday/2026/a long key of a photo.jpg", 7)["detail"] | {
+            "result": {"uri": "s3://qip-archivebucket/images/holiday/2026/a long key of a photo.jpg/display.jpg",
+                       "bytes": 612345, "width": 2048, "height": 1536, "format": "jpeg"}}}
+    item = audit_item(event, 90)
+    assert item_bytes(item) < 1024
+    assert stored_event(item["event"]) == event
+    assert stored_event(json.dumps(event)) == event  # items written before compression read back too

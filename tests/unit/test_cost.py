@@ -86,3 +86,11 @@ def test_the_report_names_its_total_its_biggest_terms_and_its_prices():
     assert report["per_million_usd"] == pytest.approx(sum(t["per_million_usd"] for t in report["terms"]), abs=0.1)
     assert len(report["biggest"]) == 3 and report["prices"]["as_of"] == PRICES["as_of"]
     assert report["prices"]["free_tiers"] == "left out"
+
+
+def test_item_sizes_follow_dynamodb_rules():
+    from boto3.dynamodb.types import Binary
+
+    assert cost.item_bytes({"ab": "xyz"}) == 3 + 2 + 3
+    assert cost.item_bytes({"b": Binary(b"\0" * 100)}) == 3 + 1 + 100
+    assert cost.item_bytes({"n": 12345}) == 3 + 1 + 4

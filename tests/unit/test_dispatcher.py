@@ -146,18 +146,23 @@ def test_without_a_limit_nothing_is_deferred(aws, batch, lambda_context, monkeyp
     assert len(aws.executions()) == 2 and aws.queued(aws.queue_url) == []
 
 
-def test_express_admission_counts_processing_records_never_lists_executions(aws, store, batch, lambda_context,
-                                                                            monkeypatch):
+def test_express_admission_counts_processing_records_where_listing_is_refused(aws, store, batch, lambda_context,
+                                                                              monkeypatch):
     """AWS refuses ListExecutions for Express machines: the images PROCESSING in the store count."""
+    from botocore.exceptions import ClientError
+
     from qip.core import aws as qip_aws
 
-    monkeypatch.setenv("WORKFLOW_TYPE", "EXPRESS")
     monkeypatch.setenv("MAX_RUNNING_IMAGES", "1")
     monkeypatch.setenv("DEFER_SECONDS", "0,0")
+    monkeypatch.setattr(dispatcher, "_LISTING_REFUSED", [])
     sfn = qip_aws.client("stepfunctions")
 
     def refused(name):
-        assert name != "list_executions", "ListExecutions is not supported for EXPRESS state machines"
+        if name == "list_executions":
+            raise ClientError({"Error": {"Code": "ValidationException",
+                                         "Message": "This operation is not supported by EXPRESS state machines"}},
+                              "ListExecutions")
         return type(sfn).get_paginator(sfn, name)
 
     monkeypatch.setattr(sfn, "get_paginator", refused)

@@ -123,7 +123,7 @@ def collect(info: StackInfo, keys: list[str], since: float) -> Run:
     images = max(len(done), 1)
     return Run(
         images=len(done), functions=functions, executions=executions, transitions=transitions,
-        execution_ms=durations, record_bytes=_mean([len(json.dumps(r, default=str)) for r in records]),
+        execution_ms=durations, record_bytes=_mean([item_bytes(r) for r in records]),
         audit_item_bytes=_mean(audit_sizes), audit_items=len(audit_sizes),
         upload_bytes=_mean([float(r.get("size") or 0) for r in done]),
         archived={"original": original / images, "derivatives": derivatives / images,
@@ -170,6 +170,24 @@ def _executions(info: StackInfo, since: float) -> tuple[int, int, list[float]]:
             for history in sfn.get_paginator("get_execution_history").paginate(executionArn=execution["executionArn"]):
                 transitions += sum(1 for e in history["events"] if e["type"].endswith("StateEntered"))
     return count, transitions, durations
+
+
+def item_bytes(value: Any) -> int:
+    """A DynamoDB item's size as DynamoDB bills it (approximately): attribute names and values,
+    strings and binaries by length, numbers about half their digits, 3 bytes per list or map."""
+    if isinstance(value, dict):
+        return 3 + sum(len(str(k).encode()) + item_bytes(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return 3 + sum(1 + item_bytes(v) for v in value)
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    if hasattr(value, "value") and isinstance(value.value, bytes):  # boto3's Binary
+        return len(value.value)
+    if isinstance(value, bool) or value is None:
+        return 1
+    return 1 + math.ceil(len(str(value).replace("-", "").replace(".", "")) / 2)
 
 
 def _mean(values: list[float] | list[int]) -> float:

@@ -1,8 +1,9 @@
 """The audit trail: every event on the project's bus, kept per image, readable in order.
 
 The catch-all rule on the bus delivers to the audit queue; the audit function stores each
-event here (one item per event, keyed by image key and time). `qip history KEY` reads it back.
-Items expire after `AUDIT_RETENTION_DAYS` (DynamoDB TTL).
+event here (one item per event, keyed by image key and time). The event itself is kept as
+compressed JSON: an item then stays under 1 KB, one write unit instead of two (docs/cost.md).
+`qip history KEY` reads it back. Items expire after `AUDIT_RETENTION_DAYS` (DynamoDB TTL).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
 import json
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote_plus
@@ -44,9 +46,19 @@ def audit_item(event: dict[str, Any], retention_days: int) -> dict[str, Any] | N
         "event_at": f"{at}#{event.get('id', '')}",
         "detail_type": event.get("detail-type", ""),
         "source": event.get("source", ""),
-        "event": json.dumps(event, default=str),
+        "event": zlib.compress(json.dumps(event, default=str, separators=(",", ":")).encode()),
         "expires_at": int(time.time()) + retention_days * DAY_SECONDS,
     }
+
+
+def stored_event(value: Any) -> dict[str, Any]:
+    """The event as `audit_item` stored it: compressed JSON (or, in items written before, JSON text)."""
+    if isinstance(value, str):
+        loaded: dict[str, Any] = json.loads(value)
+        return loaded
+    raw = value.value if hasattr(value, "value") else bytes(value)  # boto3 gives Binary
+    decoded: dict[str, Any] = json.loads(zlib.decompress(raw))
+    return decoded
 
 
 class AuditTrail:
@@ -80,7 +92,7 @@ class AuditTrail:
         """
         items = [item for spelling in dict.fromkeys([key, quote_plus(key, safe="/")])
                  for item in self._items(spelling)]
-        return [json.loads(item["event"]) for item in sorted(items, key=lambda i: i["event_at"])]
+        return [stored_event(item["event"]) for item in sorted(items, key=lambda i: i["event_at"])]
 
     def _items(self, key: str) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("image_key").eq(key)}
