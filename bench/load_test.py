@@ -42,9 +42,13 @@ def main() -> int:
     parser.add_argument("--fault-rate", type=float, default=0.0, help="fraction of step tries that fail")
     parser.add_argument("--timeout", type=float, default=1500, help="seconds to wait for every image")
     parser.add_argument("--port", type=int, help="engine port (default: a free one)")
+    parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="a template parameter to deploy with (repeatable), e.g. MaxRunningImages=8")
     args = parser.parse_args()
+    parameters = dict(p.split("=", 1) for p in args.parameter)
 
-    with harness.bench_stack("qip-load", args.port) as bench:
+    with harness.bench_stack("qip-load", args.port, parameters) as bench:
+        print(f"parameters: {parameters or 'as qip up deploys them'}", flush=True)
         info, pipeline = bench.info, bench.pipeline
         print(f"qip up on a fresh state folder: {bench.up_seconds:.1f} s", flush=True)
         if args.fault_rate:
@@ -121,6 +125,14 @@ def check(pipeline, info, uploads, records, elapsed, uploaded_in) -> int:
           f"p95 {percentile(latencies, 95) / 1000:.1f} s (n={len(latencies)})")
     print(f"executions: {len(names)} for {len(uploads) - len(invalid)} valid images; "
           f"DLQ pipeline messages: {len(letters)}")
+    retried = [r for r in records.values() if int(r.get("attempt") or 0) > 1]
+    if retried:
+        causes: dict[str, int] = {}
+        for record in retried:
+            error = record.get("error") or {}
+            cause = f"{error.get('stage', '?')}: {error.get('type', '?')}" if error else "earlier attempt failed"
+            causes[cause] = causes.get(cause, 0) + 1
+        print(f"images that needed a second pipeline attempt: {len(retried)} ({causes})")
     for problem in problems:
         print(f"FAIL: {problem}")
     print("OK: every check passed" if not problems else f"{len(problems)} check(s) failed")

@@ -109,7 +109,7 @@ def collect(info: StackInfo, keys: list[str], since: float) -> Run:
     records = [r for k in keys if (r := store.get(k)) is not None]
     done = [r for r in records if r.get("status") == "COMPLETED"]
     trail = AuditTrail(aws.table(info.audit_table, info.endpoint_url, info.region))
-    audit_sizes = [len(json.dumps(item, default=str)) for k in keys for item in trail._items(k)]
+    audit_sizes = [item_bytes(item) for k in keys for item in trail._items(k)]
     s3 = info.client("s3")
     original, derivatives, count = 0, 0, 0
     for record in done:
@@ -325,8 +325,8 @@ def storage_year(run: Run, price: dict[str, Any]) -> list[Term]:
                      s3["standard_ia"]["gb_month"]),
                 Term("S3 storage", "archived original: Glacier IR, 6 months", original * gb * 6,
                      s3["glacier_ir"]["gb_month"]),
-                Term("S3 storage", "lifecycle transitions (2)", 1, s3["standard_ia"]["transition"]),
-                Term("S3 storage", "", 1, s3["glacier_ir"]["transition"])]
+                Term("S3 storage", "lifecycle transition to Standard-IA", 1, s3["standard_ia"]["transition"]),
+                Term("S3 storage", "lifecycle transition to Glacier IR", 1, s3["glacier_ir"]["transition"])]
     else:
         out.append(Term("S3 storage", "archived original (under 128 KB: stays Standard)", original * gb * 12,
                         s3["standard"]["gb_month"]))
