@@ -69,14 +69,64 @@ def read(s3: S3Client, bucket: str, key: str, limit: int | None = None) -> bytes
         raise
 
 
-def write(s3: S3Client, bucket: str, key: str, data: bytes, content_type: str) -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+def write(s3: S3Client, bucket: str, key: str, data: bytes, content_type: str) -> str | None:
+    """Put an object; the version it made (None in an unversioned bucket)."""
+    return s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type).get("VersionId")
 
 
-def copy(s3: S3Client, source_bucket: str, source_key: str, bucket: str, key: str) -> None:
-    s3.copy_object(
+def copy(s3: S3Client, source_bucket: str, source_key: str, bucket: str, key: str) -> str | None:
+    """Copy an object; the version it made (None in an unversioned bucket)."""
+    response = s3.copy_object(
         Bucket=bucket,
         Key=key,
         CopySource={"Bucket": source_bucket, "Key": source_key},
         MetadataDirective="COPY",
     )
+    return response.get("VersionId")
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of an object, or a delete marker (version None: an unversioned object)."""
+
+    key: str
+    version_id: str | None
+
+
+def children(s3: S3Client, bucket: str, prefix: str) -> list[str]:
+    """Keys of the current objects directly under `prefix` (not in folders below it)."""
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+def versions(s3: S3Client, bucket: str, prefix: str) -> list[Version]:
+    """Every version and delete marker directly under `prefix` (not in folders below it)."""
+    found = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            version = item.get("VersionId")
+            found.append(Version(item["Key"], None if version in (None, "null") else version))
+    return found
+
+
+def delete(s3: S3Client, bucket: str, key: str) -> str | None:
+    """Delete the current object (in a versioned bucket: a delete marker, whose version is returned)."""
+    return s3.delete_object(Bucket=bucket, Key=key).get("VersionId")
+
+
+def delete_versions(s3: S3Client, bucket: str, found: list[Version]) -> int:
+    """Delete exactly these versions (for good); how many went. Errors raise (nothing is skipped)."""
+    deleted = 0
+    for start in range(0, len(found), 1000):
+        batch = found[start:start + 1000]
+        objects = [{"Key": v.key, **({"VersionId": v.version_id} if v.version_id else {})} for v in batch]
+        response = s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})  # type: ignore[typeddict-item]
+        errors = response.get("Errors", [])
+        if errors:
+            raise ClientError({"Error": {"Code": errors[0].get("Code", "DeleteFailed"),
+                                         "Message": f"could not delete {len(errors)} object version(s): {errors[:3]}"}},
+                              "DeleteObjects")
+        deleted += len(batch)
+    return deleted
