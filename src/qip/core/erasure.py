@@ -69,7 +69,7 @@ class Erasure:
 
 class Eraser:
     def __init__(self, store: MetadataStore, s3: S3Client, sfn: SFNClient, telemetry: Telemetry, audit: Table | None,
-                 upload_bucket: str, archive_bucket: str, state_machine_arn: str, wait_seconds: float = 120.0,
+                 upload_bucket: str, archive_bucket: str, state_machine_arn: str, wait_seconds: float = 40.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.store, self.s3, self.sfn, self.telemetry, self.audit = store, s3, sfn, telemetry, audit
         self.upload_bucket, self.archive_bucket = upload_bucket, archive_bucket

@@ -46,7 +46,8 @@ def render_source(source: Source, renditions: Sequence[Rendition], options: Rend
     order = sorted(renditions, key=lambda r: scales[r.name], reverse=True)
     top = order[0]
     box = max(1, math.ceil(max(full) * scales[top.name] - 1e-9))
-    prepared = prepare(source, box, options.shrink_tolerance if top.fit == "contain" else 0.0)
+    tolerance = options.shrink_tolerance if top.fit == "contain" and not top.small else 0.0  # as resize() had
+    prepared = prepare(source, box, tolerance)
     if rights is None:
         rights = read_rights(source.image, prepared.exif)
     base = prepared.image
