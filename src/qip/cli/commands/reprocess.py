@@ -16,7 +16,10 @@ def reprocess(args: argparse.Namespace) -> Exit:
     if args.rendition and args.rendition not in selection.digests_by_name:
         raise ConfigurationError(f"--rendition {args.rendition!r} is not a rendition of the stack; "
                                  f"it has {', '.join(sorted(selection.digests_by_name))}")
-    checked, stale, queued, moved = 0, [], [], []
+    checked = 0
+    stale: list[str] = []
+    queued: list[str] = []
+    moved: list[str] = []
     with output.progress_bar() as progress:
         task = progress.add_task("checking" if args.dry_run else "queueing", total=None)
         for record, is_stale in pipeline.reprocess_plan(selection, args.prefix, args.rendition):
