@@ -5,7 +5,8 @@ side by side in one process:
 
   full      qip.imaging.process(): validate, metadata, display image, 3 thumbnails, one decode
   steps     the same as the pipeline's separate Lambda steps call it: validate(original),
-            extract_metadata(original), resize(original), thumbnails(display image)
+            extract_metadata(original), the default renditions' large ones from the original (resize
+            step) and small ones from the display image (thumbnails step)
   baseline  open, load, exif_transpose, LANCZOS to 2048 from full size, each thumbnail from full
             size, save (JPEG q85 / WebP q80 at Pillow's default method), BlurHash on the smallest
   decode    Image.open(...).load() at full size: the floor
@@ -94,8 +95,7 @@ def run_full(data: bytes) -> None:
 def run_steps(data: bytes) -> None:
     validate(data)
     extract_metadata(data)
-    display = resize(data, OPTIONS)
-    thumbnails(display.data, OPTIONS)
+    qip_renditions(data, list(RenditionSet.from_mapping(None, OPTIONS).select("any/key.jpg")))
 
 
 def run_baseline(data: bytes) -> None:
