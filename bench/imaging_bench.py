@@ -5,7 +5,8 @@ side by side in one process:
 
   full      qip.imaging.process(): validate, metadata, display image, 3 thumbnails, one decode
   steps     the same as the pipeline's separate Lambda steps call it: validate(original),
-            extract_metadata(original), resize(original), thumbnails(display image)
+            extract_metadata(original), the default renditions' large ones from the original (resize
+            step) and small ones from the display image (thumbnails step)
   baseline  open, load, exif_transpose, LANCZOS to 2048 from full size, each thumbnail from full
             size, save (JPEG q85 / WebP q80 at Pillow's default method), BlurHash on the smallest
   decode    Image.open(...).load() at full size: the floor
@@ -18,6 +19,14 @@ not inherited from the parent across fork+exec.
     python bench/imaging_bench.py            # everything, about 2 minutes on 2 cores
     python bench/imaging_bench.py --quick    # 1 and 12 MP JPEG only, fewer repeats
     python bench/imaging_bench.py --webp-sweep   # WebP method/quality choice for thumbnails
+    python bench/imaging_bench.py --renditions   # per rendition set: qip's steps against plain Pillow
+    python bench/imaging_bench.py --avif         # AVIF encode cost per speed, against JPEG and WebP
+
+--renditions makes each rendition set (the default one, and two declared ones) the way the pipeline
+does (the resize step's large renditions from the upload, the thumbnails step's small ones from
+the largest uncropped output) and, side by side, with a plain Pillow script that makes the same
+outputs (same sizes, formats and settings; its cover crops are centred: Pillow has no attention
+crop) from the full-size decode, and prints the ratio.
 """
 
 from __future__ import annotations
@@ -42,13 +51,16 @@ from PIL import Image, ImageOps
 
 from qip.imaging import (
     RenderOptions,
+    RenditionSet,
     extract_metadata,
+    make_renditions,
     process,
     render,
     resize,
     thumbnails,
     validate,
 )
+from qip.imaging.renditions import split, thumbnail_source
 from tests.imaging_corpus import photo
 
 OPTIONS = RenderOptions()
@@ -83,8 +95,7 @@ def run_full(data: bytes) -> None:
 def run_steps(data: bytes) -> None:
     validate(data)
     extract_metadata(data)
-    display = resize(data, OPTIONS)
-    thumbnails(display.data, OPTIONS)
+    qip_renditions(data, list(RenditionSet.from_mapping(None, OPTIONS).select("any/key.jpg")))
 
 
 def run_baseline(data: bytes) -> None:
@@ -178,6 +189,98 @@ def webp_sweep(directory: Path) -> None:
             print(f"{method:>6} {quality:>7} {statistics.median(runs):7.1f} {size:8d}")
 
 
+RENDITION_SETS = {
+    "default (display + 3 thumbs)": None,
+    "avatars (cover/attention webp+jpeg, thumb-128)": {
+        "renditions": {"avatar": {"width": 256, "height": 256, "fit": "cover", "crop": "attention",
+                                  "formats": ["webp", "jpeg"]}},
+        "default": ["avatar", "thumb-128"]},
+    "products (1200 avif+webp+jpeg, thumb-256)": {
+        "renditions": {"product": {"width": 1200, "formats": ["avif", "webp", "jpeg"], "quality": 70}},
+        "default": ["product", "thumb-256"]},
+}
+
+
+def qip_renditions(data: bytes, renditions: list) -> int:
+    """As the pipeline's steps do it: large ones from the upload, small ones from an output."""
+    large, small = split(renditions)
+    made = make_renditions(data, large, OPTIONS).outputs
+    source = thumbnail_source(renditions)
+    base = next((o.data for o in made if source and o.name == source.name), data)
+    made += make_renditions(base, small, OPTIONS).outputs
+    return len(made)
+
+
+def pillow_renditions(data: bytes, renditions: list) -> int:
+    """A plain Pillow script making the same outputs from the full-size image."""
+    image = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+    image = image.convert("RGB")
+    count = 0
+    for rendition in renditions:
+        box = (rendition.width or 10**6, rendition.height or 10**6)
+        if rendition.fit == "cover":
+            out = ImageOps.fit(image, box, Image.Resampling.LANCZOS)
+        elif rendition.fit == "fill":
+            out = image.resize(box, Image.Resampling.LANCZOS)
+        else:
+            out = image.resize(_fit_box(image.size, box), Image.Resampling.LANCZOS)
+        for fmt in rendition.formats:
+            params = {"jpeg": {"quality": rendition.quality_for("jpeg")},
+                      "webp": {"quality": rendition.quality_for("webp"), "method": OPTIONS.webp_method},
+                      "avif": {"quality": rendition.quality_for("avif"), "speed": OPTIONS.avif_speed},
+                      "png": {}}[fmt]
+            out.save(io.BytesIO(), fmt.upper(), **params)
+            count += 1
+    return count
+
+
+def _fit_box(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    scale = min(1.0, box[0] / size[0], box[1] / size[1])
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def renditions_bench(directory: Path, names: list[str], repeats: int) -> None:
+    print(f"{'rendition set':48} {'image':12} {'outputs':>7} {'qip ms':>7} {'pillow ms':>9} {'pillow/qip':>10}")
+    for label, spec in RENDITION_SETS.items():
+        renditions = list(RenditionSet.from_mapping(spec, OPTIONS).select("any/key.jpg"))
+        for name in names:
+            data = make_image(name, directory).read_bytes()
+            qip_renditions(data, renditions), pillow_renditions(data, renditions)  # warm-up
+            runs: dict[str, list[float]] = {"qip": [], "pillow": []}
+            for _ in range(repeats):
+                for variant, run in (("qip", qip_renditions), ("pillow", pillow_renditions)):
+                    start = time.perf_counter()
+                    outputs = run(data, renditions)
+                    runs[variant].append((time.perf_counter() - start) * 1000)
+            qip_ms, pillow_ms = statistics.median(runs["qip"]), statistics.median(runs["pillow"])
+            print(f"{label:48} {name:12} {outputs:7d} {qip_ms:7.0f} {pillow_ms:9.0f} {pillow_ms / qip_ms:9.1f}x",
+                  flush=True)
+
+
+def avif_bench(directory: Path, repeats: int) -> None:
+    """Encode time and bytes of one image per format and AVIF speed (quality as the options')."""
+    source = resize(make_image("jpeg-12MP", directory).read_bytes(), OPTIONS)
+    for side in (1200, 2048):
+        image = Image.open(io.BytesIO(source.data)).convert("RGB")
+        image.thumbnail((side, side), Image.Resampling.LANCZOS)
+        print(f"{image.width}x{image.height}: {'format':18} {'ms':>7} {'bytes':>8}")
+        cases = [(f"jpeg q{OPTIONS.jpeg_quality}", "JPEG", {"quality": OPTIONS.jpeg_quality}),
+                 (f"webp q{OPTIONS.webp_quality} m{OPTIONS.webp_method}", "WEBP",
+                  {"quality": OPTIONS.webp_quality, "method": OPTIONS.webp_method})]
+        cases += [(f"avif q{OPTIONS.avif_quality} speed {speed}" + (" (chosen)" if speed == OPTIONS.avif_speed
+                                                                    else " (Pillow's default)" if speed == 6 else ""),
+                   "AVIF", {"quality": OPTIONS.avif_quality, "speed": speed}) for speed in (4, 6, 8, 10)]
+        for label, fmt, params in cases:
+            runs, size = [], 0
+            for _ in range(repeats):
+                buffer = io.BytesIO()
+                start = time.perf_counter()
+                image.save(buffer, fmt, **params)
+                runs.append((time.perf_counter() - start) * 1000)
+                size = buffer.tell()
+            print(f"{'':{len(str(image.width)) * 2 + 2}} {label:28} {statistics.median(runs):7.0f} {size:8d}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -186,6 +289,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per variant")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS subprocesses")
     parser.add_argument("--webp-sweep", action="store_true", help="compare WebP method/quality")
+    parser.add_argument("--renditions", action="store_true", help="rendition sets: qip against plain Pillow")
+    parser.add_argument("--avif", action="store_true", help="AVIF encode cost per speed setting")
     parser.add_argument("--threads", type=int, default=None,
                         help="cap qip's worker threads (1 = a Lambda with one vCPU)")
     parser.add_argument("--max-side", type=int, default=None, help="display size (default 2048)")
@@ -199,6 +304,11 @@ def main() -> None:
     directory.mkdir(exist_ok=True)
     if args.webp_sweep:
         return webp_sweep(directory)
+    if args.renditions:
+        return renditions_bench(directory, args.images.split(",") if args.images else ["jpeg-12MP", "jpeg-24MP"],
+                                args.repeats or 3)
+    if args.avif:
+        return avif_bench(directory, args.repeats or 3)
     names = args.images.split(",") if args.images else (
         ["jpeg-1MP", "jpeg-12MP"] if args.quick else list(IMAGES))
     print(f"Pillow {Image.__version__}, {os.cpu_count()} CPUs, qip threads {render._cpus()}, "

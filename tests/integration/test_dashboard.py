@@ -288,3 +288,17 @@ def test_the_overview_updates_live_while_an_image_is_processed(page, dashboard, 
     expect(page.locator('[data-queue="dead_letter"]')).to_have_text(str(stack.pipeline.queues()["dead_letter"].depth))
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
+
+
+def test_an_image_is_erased_from_its_page_after_confirmation(page, dialogs, dashboard, stack, prefix):
+    key = prefix + "erase me.jpg"
+    completed(stack, key)
+    page.goto(detail_url(dashboard, key))
+    page.click("#delete")
+    expect(page.locator(".toast")).to_contain_text("Erased")
+    expect(page.locator(".detail-actions .badge")).to_have_text("DELETED", timeout=PIPELINE_TIMEOUT_MS)
+    expect(page.locator("#delete")).to_have_count(0)
+    assert [kind for kind, _ in dialogs] == ["confirm"]
+    assert stack.pipeline.record(key)["status"] == "DELETED"
+    assert "Contents" not in stack.client("s3").list_objects_v2(Bucket=stack.info.archive_bucket,
+                                                                 Prefix=f"images/{key}/")

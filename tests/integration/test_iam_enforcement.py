@@ -95,15 +95,29 @@ def test_validate_may_read_uploads_but_not_delete_or_write_the_archive(stack, up
     _denied(lambda: s3.delete_object(Bucket=stack.info.upload_bucket, Key=upload))
 
 
-def test_thumbnails_may_write_under_images_only_and_never_read_the_table(stack, upload):
+def test_thumbnails_may_write_under_images_only_and_never_write_records_freely(stack, upload):
     role = RoleSession(stack, "ThumbnailsRole")
     s3, dynamodb = role.client("s3"), role.client("dynamodb")
-    s3.put_object(Bucket=stack.info.archive_bucket, Key="images/iam-test/thumb-1.webp", Body=b"thumb")
+    written = s3.put_object(Bucket=stack.info.archive_bucket, Key="images/iam-test/thumb-1.webp", Body=b"thumb")
     _denied(lambda: s3.put_object(Bucket=stack.info.archive_bucket, Key="elsewhere/thumb.webp", Body=b"x"))
-    _denied(lambda: s3.get_object(Bucket=stack.info.upload_bucket, Key=upload))
-    message = _denied(lambda: dynamodb.get_item(TableName=stack.info.metadata_table,
-                                                Key={"image_key": {"S": upload}}), "AccessDeniedException")
-    assert "dynamodb:GetItem" in message
+    # it may take back the exact version it wrote, but not hide the current object (DeleteObject)
+    _denied(lambda: s3.delete_object(Bucket=stack.info.archive_bucket, Key="images/iam-test/thumb-1.webp"))
+    s3.delete_object(Bucket=stack.info.archive_bucket, Key="images/iam-test/thumb-1.webp",
+                     VersionId=written["VersionId"])
+    s3.get_object(Bucket=stack.info.upload_bucket, Key=upload)  # small renditions may come from the upload
+    dynamodb.get_item(TableName=stack.info.metadata_table, Key={"image_key": {"S": upload}})  # ownership check
+    message = _denied(lambda: dynamodb.put_item(TableName=stack.info.metadata_table,
+                                                Item={"image_key": {"S": upload}}), "AccessDeniedException")
+    assert "dynamodb:PutItem" in message
+
+
+def test_only_the_operations_function_erases(stack):
+    for role in ("ArchiveRole", "ResizeRole", "ReconcilerRole"):
+        s3 = RoleSession(stack, role).client("s3")
+        _denied(lambda s3=s3: s3.list_object_versions(Bucket=stack.info.archive_bucket, Prefix="images/"))
+    operations = RoleSession(stack, "OperationsRole").client("s3")
+    operations.list_object_versions(Bucket=stack.info.archive_bucket, Prefix="images/iam-test/")
+    _denied(lambda: operations.put_object(Bucket=stack.info.archive_bucket, Key="images/iam-test/x", Body=b"x"))
 
 
 def test_tracker_may_read_records_but_dispatcher_may_only_create_them(stack):

@@ -128,7 +128,8 @@ def test_the_artifact_alone_in_a_clean_interpreter_runs_every_handler(stack, tmp
             ("tracker_started", "tracker", "b"), ("tracker_rejected", "tracker", "b"),
             ("tracker_started", "tracker", "c"), ("tracker_failed", "tracker", "c"),
             ("sqs_processing_batch", "dispatcher", "a"), ("s3_object_created", "ingest", "d"),
-            ("sqs_audit_batch", "audit", "a"), ("scheduled_sweep", "reconciler", "a")]
+            ("sqs_audit_batch", "audit", "a"), ("scheduled_sweep", "reconciler", "a"),
+            ("operations_renditions", "operations", "a")]
     cases = [case(name, module, letter) for name, module, letter in flow if module in handlers]
     assert handlers <= {c["module"].rsplit(".", 1)[1] for c in cases}, "a handler without a sample event run"
     (tmp_path / "cases.json").write_text(json.dumps(cases))
@@ -166,6 +167,7 @@ def test_the_artifact_alone_in_a_clean_interpreter_runs_every_handler(stack, tmp
     assert by_name["sqs_audit_batch/a"] == {"batchItemFailures": []}
     assert stack.pipeline.history(keys["a"])[0]["detail-type"] == "Stage Succeeded"
     assert by_name["scheduled_sweep/a"]["checked"] >= 0 and by_name["scheduled_sweep/a"]["requeued"] == []
+    assert by_name["operations_renditions/a"]["default"][0] == "display"  # the renditions file shipped in the zip
     # the effects landed in the stack's own table and archive bucket
     assert stack.pipeline.status(keys["a"])["status"] == "COMPLETED"
     assert stack.pipeline.status(keys["b"])["status"] == "REJECTED"

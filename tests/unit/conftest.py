@@ -50,6 +50,7 @@ def aws(monkeypatch) -> MockAws:
                                                ("s3", "sqs", "sns", "events", "stepfunctions", "dynamodb"))
         for bucket in (UPLOAD_BUCKET, ARCHIVE_BUCKET):
             s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=ARCHIVE_BUCKET, VersioningConfiguration={"Status": "Enabled"})  # as deployed
         create_table(dynamodb)
         queue_url, _ = make_queue(sqs, "qip-processing")
         dlq_url, _ = make_queue(sqs, "qip-dlq")

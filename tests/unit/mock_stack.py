@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 
 from qip.core import aws as qip_aws
-from qip.functions import runtime
+from qip.functions import outputs, runtime
 
 REGION = "us-east-1"
 UPLOAD_BUCKET = "qip-uploads"  # the bucket the sample events name
@@ -37,7 +37,7 @@ def shared_client(service: str):
 
 def clear_caches() -> None:
     """Forget clients built earlier, so the next ones bind to the current mock."""
-    for module in (qip_aws, runtime):
+    for module in (qip_aws, runtime, outputs):
         for value in vars(module).values():
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()

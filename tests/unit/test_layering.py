@@ -65,7 +65,7 @@ def test_the_artifact_ships_exactly_the_shipped_packages_whole():
     expected = {path.relative_to(SRC).as_posix() for package in SHIPPED
                 for path in (SRC / package.replace(".", "/")).rglob("*")
                 if path.is_file() and "__pycache__" not in path.parts} | {"qip/__init__.py"}
-    assert shipped == expected
+    assert shipped == expected | {"renditions.yaml"}  # the renditions file, at the zip's root
     assert tuple(package.replace(".", "/") + "/" for package in SHIPPED) == build.SHIPPED_PACKAGES
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 
@@ -13,7 +14,7 @@ from qip.client.views import public_view
 from qip.core import layout
 from qip.core.model import COMPLETED, PROCESSING, REJECTED
 from qip.core.store import Upload
-from qip.functions import archive, extract_metadata, resize, thumbnails, tracker, validate
+from qip.functions import archive, extract_metadata, outputs, resize, thumbnails, tracker, validate
 from tests import imaging_corpus as corpus
 from tests.unit.mock_stack import ARCHIVE_BUCKET, UPLOAD_BUCKET
 
@@ -144,10 +145,13 @@ def test_extract_metadata_counts_frames(aws, store, sample_event, lambda_context
 def test_resize_writes_the_display_image_to_the_archive(aws, sample_event, lambda_context, uploaded, monkeypatch):
     monkeypatch.setenv("MAX_SIDE", "64")
     image = uploaded(corpus.make_jpeg(200, 100))
-    result = resize.handler(step_input(sample_event, "resize", image), lambda_context)
+    made = resize.handler(step_input(sample_event, "resize", image), lambda_context)
+    [result] = made["items"]  # the default rule: one large rendition, display, in JPEG
     key = layout.archive_key(KEY, "display.jpg")
     assert key == "images/holiday/2026/my photo+1.jpg/display.jpg"
+    assert made["source"] is None  # 64 px is too small to make thumb-512 from: the thumbnails read the upload
     assert result["bucket"] == ARCHIVE_BUCKET and result["key"] == key
+    assert result["rendition"] == "display" and result["version_id"]
     assert result["uri"] == f"s3://{ARCHIVE_BUCKET}/{key}"
     assert (result["width"], result["height"]) == (64, 32)
     data, content_type = read_archive(aws, key)
@@ -160,7 +164,7 @@ def test_resize_writes_the_display_image_to_the_archive(aws, sample_event, lambd
 def test_resize_applies_exif_orientation(aws, sample_event, lambda_context, uploaded):
     data = corpus.make_oriented_jpeg(6)
     stored = Image.open(io.BytesIO(data)).size
-    result = resize.handler(step_input(sample_event, "resize", uploaded(data)), lambda_context)
+    result = resize.handler(step_input(sample_event, "resize", uploaded(data)), lambda_context)["items"][0]
     with Image.open(io.BytesIO(read_archive(aws, result["key"])[0])) as display:
         assert display.size == (stored[1], stored[0])
         assert not display.getexif().get(0x0112)
@@ -169,6 +173,7 @@ def test_resize_applies_exif_orientation(aws, sample_event, lambda_context, uplo
 def test_thumbnails_are_written_for_each_size(aws, sample_event, lambda_context, uploaded, big_jpeg):
     image = uploaded(big_jpeg)
     display = resize.handler(step_input(sample_event, "resize", image), lambda_context)
+    assert display["source"] == {"bucket": ARCHIVE_BUCKET, "key": layout.archive_key(KEY, "display.jpg")}
     result = thumbnails.handler(step_input(sample_event, "thumbnails", image, display=display), lambda_context)
     assert [item["key"] for item in result["items"]] == [
         layout.archive_key(KEY, f"thumb-{size}.webp") for size in (512, 256, 128)]
@@ -203,19 +208,25 @@ def test_archive_copies_the_original_and_writes_the_manifest(aws, store, sample_
     assert manifest["metadata"] == metadata
     assert manifest["original"] == {"uri": f"s3://{ARCHIVE_BUCKET}/images/{KEY}/original", "bytes": len(big_jpeg),
                                     "content_type": "image/jpeg"}
-    assert manifest["display"] == display
+    assert manifest["display"] == display["items"][0]
     assert [t["key"] for t in manifest["thumbnails"]] == [t["key"] for t in thumbs["items"]]
-    for output in (manifest["display"], *manifest["thumbnails"]):  # every output listed exists, at its size
+    assert [(o["rendition"], o["format"]) for o in manifest["outputs"]] == [
+        ("display", "jpeg"), ("thumb-512", "webp"), ("thumb-256", "webp"), ("thumb-128", "webp")]
+    assert manifest["renditions_version"] == outputs.renditions().version
+    assert manifest["renditions"] == outputs.renditions().digests(KEY)
+    for output in manifest["outputs"]:  # every output listed exists, at its size, with its checksum
         data, _ = read_archive(aws, output["key"])
-        assert len(data) == output["bytes"]
+        assert len(data) == output["bytes"] and hashlib.sha256(data).hexdigest() == output["sha256"]
 
-    assert result == {
+    assert {name: result[name] for name in ("original", "display", "thumbnails", "manifest", "dimensions")} == {
         "original": f"s3://{ARCHIVE_BUCKET}/images/{KEY}/original",
-        "display": display["uri"],
+        "display": display["items"][0]["uri"],
         "thumbnails": [t["uri"] for t in thumbs["items"]],
         "manifest": f"s3://{ARCHIVE_BUCKET}/images/{KEY}/manifest.json",
         "dimensions": {"width": 800, "height": 600},
     }
+    assert result["renditions_version"] == manifest["renditions_version"]
+    assert result["renditions"] == manifest["renditions"]
 
 
 def test_whole_pipeline_through_the_handlers(aws, store, sample_event, lambda_context, big_jpeg):

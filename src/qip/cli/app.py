@@ -166,6 +166,42 @@ def build_parser() -> argparse.ArgumentParser:
     faults_cmd.add_argument("--key-contains", help="only keys containing this text")
     faults_cmd.set_defaults(run="operations:faults")
 
+    delete = commands.add_parser(
+        "delete", help="erase an image (or every image under a prefix) on request",
+        description="Erase images: the upload, the archived original, every derivative and manifest, every "
+                    "noncurrent version in the archive, the audit trail. The record becomes a tombstone (status "
+                    "DELETED, nothing about the image) and an `Image Deleted` event and notification go out. A "
+                    "run in progress is stopped first. A later upload of the key is processed as new.")
+    delete.add_argument("key", nargs="?", metavar="KEY", help="the image's key in the upload bucket")
+    delete.add_argument("--prefix", help="every image whose key starts with this")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    delete.add_argument("--json", action="store_true", help="print what was erased as a JSON array")
+    delete.set_defaults(run="erasure:delete")
+
+    reprocess = commands.add_parser(
+        "reprocess", help="run images again whose renditions changed",
+        description="Queue every COMPLETED image whose outputs were made by other renditions than the stack's "
+                    "(src/renditions.yaml, deployed by `qip up` or `qip deploy`) for a new run, paced by the "
+                    "dispatcher's admission control like uploads. Outputs of renditions an image no longer has "
+                    "are removed. Running it again queues nothing new.")
+    reprocess.add_argument("--prefix", help="only keys starting with this")
+    reprocess.add_argument("--rendition", metavar="NAME", help="only images whose rendition NAME is stale")
+    reprocess.add_argument("--dry-run", action="store_true", help="list the stale images; queue nothing")
+    reprocess.add_argument("--wait", action="store_true", help="then wait for the runs to finish")
+    reprocess.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits (default 600)")
+    reprocess.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    reprocess.set_defaults(run="reprocess:reprocess")
+
+    renditions = commands.add_parser(
+        "renditions", help="check the renditions file and show what each image gets",
+        description="Validate src/renditions.yaml against schemas/renditions.schema.json and the template's "
+                    "parameters (what `qip up` and `qip deploy` do first; run it before `sam build`).")
+    renditions.add_argument("--file", type=Path, help="another renditions file to check")
+    renditions.add_argument("--parameter", action="append", metavar="KEY=VALUE",
+                            help="a template parameter the stack is deployed with (MaxSide, ThumbnailSizes, ...)")
+    renditions.add_argument("--json", action="store_true", help="print the resolved renditions as JSON")
+    renditions.set_defaults(run="renditions:renditions")
+
     demo = commands.add_parser("demo", help="the whole pipeline on sample images, end to end",
                                description="Start the engine, deploy the stack, upload sample images (and two "
                                            "files that must be rejected), wait, and print what happened.")

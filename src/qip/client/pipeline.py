@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import mimetypes
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from itertools import islice
 from pathlib import Path
@@ -26,6 +26,7 @@ from qip.client.views import public_view
 from qip.core import aws
 from qip.core.model import FAILED, STATUSES, ImagePointer, is_settled
 from qip.core.store import MetadataStore
+from qip.imaging.renditions import Selection
 
 __all__ = ["DeadLetter", "Pipeline", "QueueState", "Redrive", "StackInfo", "public_view"]
 
@@ -140,3 +141,38 @@ class Pipeline:
     def redrive(self) -> Redrive:
         """Move the DLQ's pipeline messages back to the processing queue, each as a new attempt."""
         return self._queues.redrive()
+
+    # ------------------------------------------------------------------ erasure and reprocessing
+    def delete(self, key: str) -> dict[str, Any]:
+        """Erase an image: the upload, the archive (every version), the audit trail; the record
+        becomes a tombstone and an `Image Deleted` event goes out. NotFoundError if nothing of
+        the key exists. A run in progress is stopped first; none can bring anything back."""
+        from qip.client.operations import invoke
+
+        result = invoke(self.stack, "erase", key=key)
+        if not result.get("found"):
+            raise NotFoundError(f"nothing to erase: no image, upload or archive with key {key!r}")
+        return result
+
+    def keys(self, prefix: str) -> builtins.list[str]:
+        """The keys of every image (any status but DELETED) starting with `prefix`."""
+        return [record["image_key"] for record in listing.records(self.store, listing.Query(None, None, prefix))]
+
+    def renditions(self) -> Selection:
+        """The renditions in force on the stack (asked of its functions, not read from this checkout)."""
+        from qip.client.operations import invoke
+
+        return Selection.from_dict(invoke(self.stack, "renditions"))
+
+    def reprocess_plan(self, selection: Selection, prefix: str | None = None,
+                       rendition: str | None = None) -> Iterator[tuple[dict[str, Any], bool]]:
+        """Each COMPLETED image under `prefix`, and whether the renditions in force make it stale."""
+        from qip.client import reprocess
+
+        return reprocess.plan(self.store, selection, prefix, rendition)
+
+    def reprocess(self, record: dict[str, Any]) -> ImagePointer | None:
+        """Queue one stale image for a new run (next generation); None if it moved on meanwhile."""
+        from qip.client import reprocess
+
+        return reprocess.queue(self.store, self.stack.client("sqs"), self.stack.queue_url, record)

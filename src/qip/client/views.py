@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from qip.core.model import COMPLETED, FAILED, REJECTED, Rejection
+from qip.core.model import COMPLETED, DELETED, FAILED, REJECTED, Rejection
 
 
 def public_view(record: dict[str, Any]) -> dict[str, Any]:
     """What `qip status --json` shows of a record (a contract: keep the field names stable)."""
+    if record["status"] == DELETED:  # a tombstone: that the key was erased, and when; nothing of the image
+        return {"key": record["image_key"], "status": DELETED, "deleted_at": record.get("deleted_at"),
+                "erased": record.get("erased") or {}}
     view: dict[str, Any] = {
         "key": record["image_key"],
         "status": record["status"],
@@ -27,8 +30,10 @@ def public_view(record: dict[str, Any]) -> dict[str, Any]:
     if record["status"] == COMPLETED:
         outputs = record.get("outputs") or {}
         view["outputs"] = [outputs.get("original"), outputs.get("display"), *outputs.get("thumbnails", [])]
+        view["outputs"] += [o["uri"] for o in outputs.get("outputs", []) if o.get("uri") not in view["outputs"]]
         view["outputs"] = [uri for uri in view["outputs"] if uri]
         view["manifest"] = outputs.get("manifest")
+        view["renditions_version"] = outputs.get("renditions_version")
         view["display_dimensions"] = outputs.get("dimensions")
     if record["status"] == REJECTED:
         rejection = Rejection.from_dict(record.get("reason") or {})

@@ -89,6 +89,9 @@ MAX_METADATA_BYTES = Setting(
 MAX_SIDE = Setting("MAX_SIDE", RenderOptions.max_side, "long side of the resized (display) image, in pixels", int)
 THUMBNAIL_SIZES = Setting("THUMBNAIL_SIZES", RenderOptions.thumbnail_sizes, "thumbnail long sides", _ints)
 THUMBNAIL_FORMAT = Setting("THUMBNAIL_FORMAT", RenderOptions.thumbnail_format, "thumbnail format: webp or jpeg")
+RENDITIONS_FILE: Setting[Path | None] = Setting(
+    "RENDITIONS_FILE", None, "the renditions file (default: renditions.yaml shipped beside the qip package)", Path
+)
 
 # Set by the local engine for its Lambda workers (AWS's standard variable); empty on AWS.
 LOCAL_ENGINE_ENDPOINT = Setting("AWS_ENDPOINT_URL", "", "endpoint the local engine gives its Lambda workers")

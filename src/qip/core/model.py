@@ -26,12 +26,19 @@ class Status(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     REJECTED = "REJECTED"
+    DELETED = "DELETED"
+    """Erased on request: the record is a tombstone (key, sequencer, times), every object is gone."""
 
 
 UPLOADED, PROCESSING, COMPLETED, FAILED, REJECTED = (Status.UPLOADED, Status.PROCESSING, Status.COMPLETED,
                                                       Status.FAILED, Status.REJECTED)
-STATUSES: tuple[Status, ...] = tuple(Status)
-TERMINAL: tuple[Status, ...] = (COMPLETED, FAILED, REJECTED)
+DELETED = Status.DELETED
+STATUSES: tuple[Status, ...] = (UPLOADED, PROCESSING, COMPLETED, FAILED, REJECTED)
+"""The statuses of images that exist: what listings and counts cover. DELETED is not among them:
+a tombstone is not an image (it is in neither index, so no listing or count can see it); `qip
+status KEY` and `qip history KEY` still show that the key was erased."""
+TERMINAL: tuple[Status, ...] = (COMPLETED, FAILED, REJECTED, DELETED)
+"""Nothing more happens on its own (a FAILED image may still be retried: see `is_settled`)."""
 
 
 class Stage(StrEnum):
@@ -44,6 +51,7 @@ class Stage(StrEnum):
     THUMBNAILS = "thumbnails"
     ARCHIVE = "archive"
     PIPELINE = "pipeline"
+    ERASURE = "erasure"
 
 
 STEPS: tuple[Stage, ...] = (Stage.VALIDATE, Stage.EXTRACT_METADATA, Stage.RESIZE, Stage.THUMBNAILS, Stage.ARCHIVE)
@@ -63,6 +71,7 @@ class EventKind(StrEnum):
     PIPELINE_RETRYING = "Pipeline Retrying"
     PIPELINE_COMPLETED = "Pipeline Completed"
     PIPELINE_FAILED = "Pipeline Failed"
+    IMAGE_DELETED = "Image Deleted"
 
 
 def padded_sequencer(sequencer: str | None) -> str:
@@ -81,6 +90,7 @@ class PointerDict(TypedDict, total=False):
     content_type: str
     version_id: str | None
     attempt: int
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,9 @@ class ImagePointer:
     The sequencer is S3's, as its event gave it; records keep it padded to one width (so it
     sorts), and a pointer made from a record strips that padding again, so a pointer made from an
     S3 event, from a record or from a queue message names the same upload the same way.
+
+    `generation` counts the runs asked for after the first one completed (`qip reprocess`): a new
+    generation is a new execution name, with its own attempts.
     """
 
     bucket: str
@@ -100,16 +113,19 @@ class ImagePointer:
     content_type: str
     version_id: str | None = None
     attempt: int = 1
+    generation: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attempt", int(self.attempt))
+        object.__setattr__(self, "generation", int(self.generation))
 
     @classmethod
     def from_dict(cls, value: PointerDict | dict[str, Any]) -> ImagePointer:
         return cls(bucket=str(value["bucket"]), key=str(value["key"]), etag=str(value.get("etag") or ""),
                    sequencer=str(value.get("sequencer") or "0"), size=int(value.get("size") or 0),
                    content_type=str(value.get("content_type") or "application/octet-stream"),
-                   version_id=value.get("version_id") or None, attempt=int(value.get("attempt") or 1))
+                   version_id=value.get("version_id") or None, attempt=int(value.get("attempt") or 1),
+                   generation=int(value.get("generation") or 0))
 
     @classmethod
     def from_record(cls, record: ImageRecord | Mapping[str, Any], attempt: int) -> ImagePointer:
@@ -117,7 +133,8 @@ class ImagePointer:
         return cls(bucket=record["bucket"], key=record["image_key"], etag=record.get("etag", ""),
                    sequencer=record["sequencer"].lstrip("0") or "0", size=int(record.get("size") or 0),
                    content_type=record.get("content_type") or "application/octet-stream",
-                   version_id=record.get("version_id") or None, attempt=attempt)
+                   version_id=record.get("version_id") or None, attempt=attempt,
+                   generation=int(record.get("generation") or 0))
 
     def next_attempt(self, after: int | None = None) -> ImagePointer:
         """The same upload as the run after `after` (default: after this one)."""
@@ -128,6 +145,8 @@ class ImagePointer:
                                 "sequencer": self.sequencer, "size": self.size,
                                 "content_type": self.content_type, "version_id": self.version_id,
                                 "attempt": self.attempt}
+        if self.generation:
+            pointer["generation"] = self.generation
         return pointer
 
     def to_message(self, error: dict[str, Any] | None = None) -> str:
@@ -220,6 +239,10 @@ class ImageRecord(TypedDict, total=False):
     error: dict[str, Any]
     last_error: dict[str, Any]
     final_failure: bool
+    generation: int
+    reprocess_requested_at: str
+    deleted_at: str
+    erased: dict[str, int]
 
 
 def is_settled(record: ImageRecord | dict[str, Any]) -> bool:

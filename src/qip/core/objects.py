@@ -69,20 +69,69 @@ def read(s3: S3Client, bucket: str, key: str, limit: int | None = None) -> bytes
         raise
 
 
-def write(s3: S3Client, bucket: str, key: str, data: bytes, content_type: str) -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+def write(s3: S3Client, bucket: str, key: str, data: bytes, content_type: str) -> str | None:
+    """Put an object; the version it made (None in an unversioned bucket)."""
+    return s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type).get("VersionId")
 
 
 def copy(s3: S3Client, source_bucket: str, source_key: str, bucket: str, key: str,
-         tags: dict[str, str] | None = None) -> None:
-    """A server-side copy; with `tags`, the copy carries those instead of the source's."""
+         tags: dict[str, str] | None = None) -> str | None:
+    """A server-side copy, the version it made (None in an unversioned bucket); with `tags`, the copy
+    carries those instead of the source's."""
     extra: dict[str, str] = {}
     if tags:
         extra = {"TaggingDirective": "REPLACE", "Tagging": urlencode(tags)}
-    s3.copy_object(
+    response = s3.copy_object(
         Bucket=bucket,
         Key=key,
         CopySource={"Bucket": source_bucket, "Key": source_key},
         MetadataDirective="COPY",
         **extra,  # type: ignore[arg-type]
     )
+    return response.get("VersionId")
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of an object, or a delete marker (version None: an unversioned object)."""
+
+    key: str
+    version_id: str | None
+
+
+def children(s3: S3Client, bucket: str, prefix: str) -> list[str]:
+    """Keys of the current objects directly under `prefix` (not in folders below it)."""
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+def versions(s3: S3Client, bucket: str, prefix: str) -> list[Version]:
+    """Every version and delete marker directly under `prefix` (not in folders below it)."""
+    found = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            version = item.get("VersionId")
+            found.append(Version(item["Key"], None if version in (None, "null") else version))
+    return found
+
+
+def delete(s3: S3Client, bucket: str, key: str) -> str | None:
+    """Delete the current object (in a versioned bucket: a delete marker, whose version is returned)."""
+    return s3.delete_object(Bucket=bucket, Key=key).get("VersionId")
+
+
+def delete_versions(s3: S3Client, bucket: str, found: list[Version]) -> int:
+    """Delete exactly these versions (for good); how many went. Errors raise (nothing is skipped).
+
+    One DeleteObject per version rather than a DeleteObjects batch: the local engine authorises a
+    batch of versions as s3:DeleteObject for its first key (AWS asks s3:DeleteObjectVersion for
+    each), and an image has a handful of versions, so the batch would save little.
+    """
+    for version in found:
+        if version.version_id:
+            s3.delete_object(Bucket=bucket, Key=version.key, VersionId=version.version_id)
+        else:
+            s3.delete_object(Bucket=bucket, Key=version.key)
+    return len(found)

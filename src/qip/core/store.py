@@ -1,7 +1,8 @@
 """The metadata store: one DynamoDB item per image key, written only by conditional updates.
 
 Statuses move forward only (UPLOADED -> PROCESSING -> COMPLETED | REJECTED | FAILED, and
-FAILED -> PROCESSING for a pipeline retry). Each write names the upload it belongs to (its S3
+FAILED -> PROCESSING for a pipeline retry; COMPLETED -> UPLOADED only when reprocessing is asked
+for, as a new generation; any -> DELETED, a tombstone, on erasure). Each write names the upload it belongs to (its S3
 sequencer) and, inside the pipeline, the execution, so a late or duplicated event can never
 move a record backwards or overwrite a newer upload of the same key.
 """
@@ -29,6 +30,7 @@ from botocore.exceptions import ClientError
 from qip.core.clock import now_iso
 from qip.core.model import (
     COMPLETED,
+    DELETED,
     FAILED,
     PROCESSING,
     REJECTED,
@@ -249,6 +251,55 @@ class MetadataStore:
             history=FAILED,
             names={"#error": "error"},
         )
+
+    def request_reprocess(self, key: str, sequencer: str, generation: int) -> bool:
+        """COMPLETED -> UPLOADED as generation `generation + 1` (a new run with new renditions);
+        False if the record moved on (another reprocess, a new upload, an erasure): run twice,
+        queue once."""
+        condition = "#status = :completed AND sequencer = :seq AND "
+        condition += ("(attribute_not_exists(generation) OR generation = :gen)" if generation == 0
+                      else "generation = :gen")
+        return self._update(
+            key,
+            "SET #status = :uploaded, generation = :next, attempt = :zero, reprocess_requested_at = :at",
+            condition,
+            {":completed": COMPLETED, ":uploaded": UPLOADED, ":seq": padded_sequencer(sequencer),
+             ":gen": generation, ":next": generation + 1, ":zero": 0},
+            history=UPLOADED,
+        )
+
+    def tombstone(self, key: str, sequencer: str | None, erased: dict[str, int] | None = None) -> bool:
+        """Replace the record with a tombstone: DELETED, the erased upload's sequencer (so only a
+        newer upload of the key makes a record again), times and status history; nothing about the
+        image. `sequencer` None: no record existed. False if another upload replaced the record
+        since it was read (the caller reads it again)."""
+        at = now_iso()
+        current = self.get(key) or {}
+        history = [*current.get("history", []), {"status": DELETED, "at": at}]
+        item: dict[str, Any] = {"image_key": key, "status": DELETED, "sequencer": padded_sequencer(sequencer),
+                                "deleted_at": at, "updated_at": at, "history": history, "erased": erased or {}}
+        condition = "attribute_not_exists(image_key)" if sequencer is None else "sequencer = :seq"
+        kwargs: dict[str, Any] = {"Item": _dynamo(item), "ConditionExpression": condition}
+        if sequencer is not None:
+            kwargs["ExpressionAttributeValues"] = {":seq": item["sequencer"]}
+        try:
+            self._table.put_item(**kwargs)
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def record_erasure(self, key: str, erased: dict[str, int]) -> bool:
+        """What the erasure removed, on the tombstone (counts only)."""
+        return self._update(key, "SET erased = :erased", "#status = :deleted",
+                            {":erased": erased, ":deleted": DELETED})
+
+    def owns(self, key: str, execution: str) -> bool:
+        """Does this execution still own the PROCESSING record (read consistently)? A step that
+        wrote objects asks after writing: if not, an erasure or a newer run came first."""
+        record = self.get(key)
+        return bool(record and record.get("status") == PROCESSING and record.get("execution") == execution)
 
     def _owned_update(self, key: str, execution: str, expression: str, values: dict[str, Any],
                       names: dict[str, str] | None = None, history: Status | None = None) -> bool:

@@ -1,4 +1,4 @@
-"""The dashboard's web app: pages, the fragments they poll, and three actions (upload, retry, redrive).
+"""The dashboard's web app: pages, the fragments they poll, and four actions (upload, retry, redrive, delete).
 
 Pages are rendered on the server with Jinja2, autoescaping every template, so object keys and
 EXIF strings always reach the browser as text. A few lines of plain JavaScript poll fragments
@@ -45,7 +45,7 @@ from qip.client.errors import ConflictError, NotFoundError
 from qip.client.pipeline import Pipeline
 from qip.core import aws
 from qip.core.errors import QipError
-from qip.core.model import FAILED, STATUSES, TERMINAL
+from qip.core.model import DELETED, FAILED, STATUSES, TERMINAL
 from qip.dashboard import charts, present, stats
 
 HERE = Path(__file__).parent
@@ -79,6 +79,7 @@ def create_app(pipeline: Pipeline, hosts: tuple[str, ...] = ("127.0.0.1", "local
         Route("/api/upload", dashboard.upload, methods=["POST"]),
         Route("/api/retry", dashboard.retry, methods=["POST"]),
         Route("/api/redrive", dashboard.redrive, methods=["POST"]),
+        Route("/api/delete", dashboard.delete, methods=["POST"]),
         Route("/relay", dashboard.relay),
         Route("/healthz", lambda request: PlainTextResponse("ok")),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -174,6 +175,16 @@ class Dashboard:
         return JSONResponse({"message": f"Sent back to the processing queue as attempt {pointer.attempt}.",
                              "attempt": pointer.attempt})
 
+    def delete(self, request: Request) -> Response:
+        """Erase the image (the browser asked for confirmation first), as `qip delete --yes` does."""
+        _require_action_header(request)
+        key = request.query_params.get("key", "")
+        with self._lock:
+            result = self.pipeline.delete(key)
+        return JSONResponse({"message": f"Erased: {result['archive_versions']} archive object version(s) and "
+                                        f"{'the upload' if result['upload'] else 'no upload'} removed.",
+                             **result})
+
     def redrive(self, request: Request) -> Response:
         _require_action_header(request)
         with self._lock:
@@ -240,6 +251,7 @@ class Dashboard:
         if record is None:
             raise NotFoundError(f"no image with key {key!r}")
         return {"detail": present.detail(record, self.links), "key": key, "failed": record["status"] == FAILED,
+                "deleted": record["status"] == DELETED,
                 "terminal": record["status"] in TERMINAL, "events": events}
 
     def _dead_letters(self) -> dict[str, Any]:

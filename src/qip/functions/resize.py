@@ -1,4 +1,5 @@
-"""Step 3, resize: the display image, fitted to MAX_SIDE, written to the archive bucket."""
+"""Step 3, resize: the image key's large renditions (src/renditions.yaml), from one decode of the
+upload, written to the archive bucket (by default: display.jpg, fitted to MaxSide)."""
 
 from __future__ import annotations
 
@@ -6,27 +7,30 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from qip.core import config, layout, objects
+from qip.core import objects
 from qip.core.model import Stage
 from qip.functions import runtime
+from qip.functions.outputs import Written, renditions
 from qip.functions.step import StepRequest, run_step
-from qip.imaging import Derivative, resize
+from qip.imaging import make_renditions
+from qip.imaging.renditions import split, thumbnail_source
 
 
-def store_derivative(image_key: str, derivative: Derivative) -> dict[str, Any]:
-    """Write a derivative under the image's archive prefix; return its pointer."""
-    bucket = runtime.required(config.ARCHIVE_BUCKET)
-    key = layout.archive_key(image_key, layout.derivative_name(derivative.name, derivative.format))
-    objects.write(runtime.s3(), bucket, key, derivative.data, derivative.content_type)
-    return {"bucket": bucket, "key": key, "uri": layout.s3_uri(bucket, key), "bytes": len(derivative.data),
-            **derivative.to_dict()}
-
-
-def make_display(request: StepRequest) -> dict[str, Any]:
+def make_large(request: StepRequest) -> dict[str, Any]:
+    config = renditions()
+    wanted = config.select(request.key)
+    large, _ = split(wanted)
     data = objects.read(runtime.s3(), request.bucket, request.key)
-    return store_derivative(request.key, resize(data, runtime.render_options()))
+    rendered = make_renditions(data, large, runtime.render_options(), runtime.limits())
+    written = Written()
+    items = [written.output(request.key, output) for output in rendered.outputs]
+    source = thumbnail_source(wanted)
+    pointer = next((i for i in items if source and i["name"] == source.name), None)
+    written.keep_if_owned(request)
+    return {"renditions_version": config.version, "items": items, "rights": rendered.rights.to_dict(),
+            "source": {"bucket": pointer["bucket"], "key": pointer["key"]} if pointer else None}
 
 
 @runtime.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_step(Stage.RESIZE, event, make_display)
+    return run_step(Stage.RESIZE, event, make_large)

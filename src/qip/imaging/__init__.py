@@ -23,15 +23,16 @@ from .exceptions import (
 )
 from .limits import Limits
 from .options import OUTPUT_FORMATS, RenderOptions
+from .renditions import Rendition, RenditionsError, RenditionSet
 from .results import Derivative, ImageInfo
 from .sniff import CONTENT_TYPES, SNIFF_BYTES, sniff
 
 if TYPE_CHECKING:
-    from .operations import Processed, extract_metadata, process, resize, thumbnails, validate
+    from .operations import Processed, extract_metadata, make_renditions, process, resize, thumbnails, validate
 
 # The operations (and Pillow behind them) are imported on first use (PEP 562): settings and
 # ingest read limits, options and magic bytes without paying for Pillow's import.
-_OPERATIONS = ("Processed", "extract_metadata", "process", "resize", "thumbnails", "validate")
+_OPERATIONS = ("Processed", "extract_metadata", "make_renditions", "process", "resize", "thumbnails", "validate")
 
 
 def __getattr__(name: str) -> Any:
@@ -58,11 +59,15 @@ __all__ = [
     "NotAnImageError",
     "Processed",
     "RenderOptions",
+    "Rendition",
+    "RenditionSet",
+    "RenditionsError",
     "TooManyFramesError",
     "TooManyPixelsError",
     "TruncatedImageError",
     "UnsupportedFormatError",
     "extract_metadata",
+    "make_renditions",
     "process",
     "resize",
     "sniff",

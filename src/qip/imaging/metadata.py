@@ -1,7 +1,8 @@
 """Describe an image: the validation summary (``ImageInfo``) and the full metadata record.
 
-Everything is read from the header except the BlurHash, computed on a copy of at most 64 px (for
-JPEG decoded at 1/8 scale), so metadata costs little more than the entropy decoding.
+Everything is read from the header except the placeholders: BlurHash, computed on a copy of at
+most 64 px (for JPEG decoded at 1/8 scale), and ThumbHash (keeps aspect ratio and alpha) on at
+most 32 px of the same copy, so metadata costs little more than the entropy decoding.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .decode import Source
 from .exif import exif_fields
 from .results import ImageInfo
 from .sniff import CONTENT_TYPES
+from .thumbhash import thumbhash_of
 
 BLURHASH_SIDE = 64
 """Long side of the copy the BlurHash is computed on."""
@@ -81,6 +83,7 @@ def metadata_record(info: ImageInfo, icc: bytes | None, exif: Image.Exif | None,
         "icc_profile": describe_profile(icc),
         "exif": exif_fields(exif),
         "blurhash": blurhash_of(hash_image),
+        "thumbhash": thumbhash_of(hash_image),
     }
 
 

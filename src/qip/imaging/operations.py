@@ -8,7 +8,7 @@ needs everything (and is what the benchmark's "full pass" measures).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -20,8 +20,11 @@ from .exif import orientation_of, read_exif
 from .limits import Limits
 from .metadata import BLURHASH_SIDE, describe, metadata_record, sha256_hex
 from .options import RenderOptions
+from .produce import Rendered, render_source
 from .render import Prepared, cascade, derivative, pool, prepare
+from .renditions import Rendition
 from .results import Derivative, ImageInfo
+from .rights import Rights
 
 DISPLAY_NAME = "display"
 DEFAULT_LIMITS = Limits()
@@ -88,6 +91,15 @@ def thumbnails(data: bytes, options: RenderOptions = DEFAULT_OPTIONS,
     original or the display image): decoded once, shrunk on load, each from the previous one."""
     prepared = prepare(open_checked(data, limits), options.thumbnail_sizes[0])
     return _thumbnails(prepared, options)
+
+
+@_typed_errors
+def make_renditions(data: bytes, renditions: Sequence[Rendition], options: RenderOptions = DEFAULT_OPTIONS,
+                    limits: Limits = DEFAULT_LIMITS, rights: Rights | None = None) -> Rendered:
+    """Renditions of any image bytes (the upload, or an output of larger renditions), from one
+    decode, cascaded; each in each of its formats. ``rights``: the source's rights fields when
+    ``data`` is itself an output (outputs carry only the fields their rendition kept)."""
+    return render_source(open_checked(data, limits), renditions, options, rights)
 
 
 @dataclass(frozen=True)

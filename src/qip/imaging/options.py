@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-OUTPUT_FORMATS = {"jpeg": "image/jpeg", "webp": "image/webp", "png": "image/png"}
+OUTPUT_FORMATS = {"jpeg": "image/jpeg", "webp": "image/webp", "png": "image/png", "avif": "image/avif"}
 """Formats derivatives can be written in, with their content types."""
 
-ALPHA_FORMATS = frozenset({"webp", "png"})
+ALPHA_FORMATS = frozenset({"webp", "png", "avif"})
 """Output formats that keep transparency; the others are flattened on ``background``."""
 
 
@@ -38,6 +38,13 @@ class RenderOptions:
     """WebP quality, 0-100."""
     webp_method: int = 1
     """WebP effort 0-6; chosen by measurement (bench/imaging_bench.py): 4+ costs 2-3x the time."""
+    avif_quality: int = 60
+    """AVIF quality, 0-100 (60 looks like JPEG 85 at about half the bytes)."""
+    avif_speed: int = 8
+    """AVIF (libaom) encoder speed 0-10, by measurement (`bench/imaging_bench.py --avif`, 1200 px):
+    speed 6 (Pillow's default) 1.3 s, 8 0.43 s, 10 0.25 s, at about the same bytes and PSNR on the
+    bench's synthetic photo; 8, not 10, because 9-10 are libaom's real-time presets, known to lose
+    detail on real photos: check there before going faster."""
     background: tuple[int, int, int] = (255, 255, 255)
     """Colour transparent areas are flattened on for formats without alpha (JPEG)."""
     embed_icc: bool = False
@@ -61,7 +68,8 @@ class RenderOptions:
             raise ValueError(f"RenderOptions.shrink_tolerance must be in 0..0.5, got {tolerance}")
         set_(self, "shrink_tolerance", tolerance)
         for name, low, high in (("max_side", 1, 65_535), ("jpeg_quality", 1, 95),
-                                ("webp_quality", 0, 100), ("webp_method", 0, 6)):
+                                ("webp_quality", 0, 100), ("webp_method", 0, 6),
+                                ("avif_quality", 0, 100), ("avif_speed", 0, 10)):
             value = int(getattr(self, name))
             if not low <= value <= high:
                 raise ValueError(f"RenderOptions.{name} must be in {low}..{high}, got {value}")

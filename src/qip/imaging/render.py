@@ -13,13 +13,14 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from .colour import flatten, srgb_icc_bytes, to_srgb, to_working_mode
 from .decode import Source, load_strict
 from .exif import orientation_of, read_exif
 from .options import ALPHA_FORMATS, OUTPUT_FORMATS, RenderOptions
 from .results import Derivative
+from .rights import Rights
 
 RESAMPLE = Image.Resampling.LANCZOS
 REDUCING_GAP = 2.0
@@ -93,32 +94,54 @@ def cascade(image: Image.Image, sizes: tuple[int, ...]) -> list[tuple[int, Image
     return out
 
 
-def derivative(name: str, image: Image.Image, fmt: str, options: RenderOptions) -> Derivative:
-    """Encode ``image`` as ``fmt`` with the options' settings."""
-    data, width, height = encode(image, fmt, options)
+def derivative(name: str, image: Image.Image, fmt: str, options: RenderOptions, quality: int | None = None,
+               rights: Rights | None = None, digest: str = "") -> Derivative:
+    """Encode ``image`` as ``fmt`` with the options' settings (``quality`` overrides the format's)."""
+    data, width, height = encode(image, fmt, options, quality, rights)
     return Derivative(name=name, format=fmt, content_type=OUTPUT_FORMATS[fmt],
-                      width=width, height=height, data=data)
+                      width=width, height=height, data=data, digest=digest)
 
 
-def encode(image: Image.Image, fmt: str, options: RenderOptions) -> tuple[bytes, int, int]:
+def encode(image: Image.Image, fmt: str, options: RenderOptions, quality: int | None = None,
+           rights: Rights | None = None) -> tuple[bytes, int, int]:
     """Bytes of ``image`` in ``fmt``: alpha kept where the format has it, else flattened on
-    ``options.background``; no EXIF, no XMP; sRGB profile only if ``options.embed_icc``."""
+    ``options.background``; no metadata but the ``rights`` fields given (fresh EXIF and XMP blocks,
+    never the source's); sRGB profile only if ``options.embed_icc``."""
     if fmt not in ALPHA_FORMATS:
         image = flatten(image, options.background)
-    if fmt == "webp" and image.mode in ("L", "LA"):
+    if fmt in ("webp", "avif") and image.mode in ("L", "LA"):
         image = image.convert("RGBA" if image.mode == "LA" else "RGB")
     params: dict[str, object] = {}
     if options.embed_icc and image.mode in ("RGB", "RGBA"):
         params["icc_profile"] = srgb_icc_bytes()
     if fmt == "jpeg":
-        params.update(quality=options.jpeg_quality, progressive=options.jpeg_progressive)
+        params.update(quality=min(quality or options.jpeg_quality, 95), progressive=options.jpeg_progressive)
     elif fmt == "webp":
-        params.update(quality=options.webp_quality, method=options.webp_method)
+        params.update(quality=options.webp_quality if quality is None else quality, method=options.webp_method)
+    elif fmt == "avif":
+        params.update(quality=options.avif_quality if quality is None else quality, speed=options.avif_speed)
     else:
         params.update(compress_level=6)
+    if rights is not None and not rights.empty:
+        params.update(_metadata(fmt, rights))
     buffer = io.BytesIO()
     image.save(buffer, fmt.upper(), **params)
     return buffer.getvalue(), image.width, image.height
+
+
+def _metadata(fmt: str, rights: Rights) -> dict[str, object]:
+    """Save parameters that write the kept rights fields in the format's own way."""
+    exif, xmp = rights.exif(), rights.xmp()
+    found: dict[str, object] = {}
+    if exif:
+        found["exif"] = exif
+    if xmp and fmt == "png":
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", xmp.decode())
+        found["pnginfo"] = info
+    elif xmp:
+        found["xmp"] = xmp
+    return found
 
 
 def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:

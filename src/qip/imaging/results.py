@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,12 +46,21 @@ class Derivative:
     width: int
     height: int
     data: bytes = field(repr=False)
+    digest: str = ""
+    """The digest of the rendition that made it (qip.imaging.renditions.Rendition.digest)."""
 
     @property
     def byte_size(self) -> int:
         return len(self.data)
 
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
     def to_dict(self) -> dict[str, Any]:
         """Everything but the pixels' bytes."""
-        return {"name": self.name, "format": self.format, "content_type": self.content_type,
-                "width": self.width, "height": self.height, "byte_size": self.byte_size}
+        found = {"name": self.name, "format": self.format, "content_type": self.content_type,
+                 "width": self.width, "height": self.height, "byte_size": self.byte_size}
+        if self.digest:
+            found.update(rendition=self.name, digest=self.digest, sha256=self.sha256)
+        return found

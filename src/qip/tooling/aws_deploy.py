@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from qip.core import aws
 from qip.core.errors import ConfigurationError
-from qip.tooling import build
+from qip.tooling import build, renditions
 from qip.tooling import cloudformation as deploy
 from qip.tooling.errors import DeployError
 from qip.tooling.parameters import LOCAL_ONLY_PARAMETERS
@@ -147,6 +147,7 @@ def ship(stack: str, target: Target, explicit: dict[str, str] | None = None, arc
          bucket: str | None = None, progress: Callable[[str], None] = print, timeout: float = 1800.0) -> dict[str, str]:
     """Build, upload, and create or update the stack through a change set; the stack's outputs."""
     parameters = aws_parameters(explicit or {}, arch)
+    renditions.check(parameters)  # a bad renditions file stops the deploy before anything is built
     arch = architecture(parameters)
     account = account_id(target)
     where = target.endpoint_url or f"AWS account {account}, {target.region}"

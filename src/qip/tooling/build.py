@@ -74,6 +74,8 @@ GLIBC_MINOR = {"python3.11": 26, "python3.12": 34, "python3.13": 34, "python3.14
 # (tests/unit/test_layering.py proves that they import nothing outside these).
 SHIPPED_PACKAGES = ("qip/core/", "qip/imaging/", "qip/functions/")
 SHIPPED_FILES = ("qip/__init__.py",)
+# Configuration the functions read, at the zip's root (where `sam build`, copying src/, puts it too).
+SHIPPED_CONFIG = ("renditions.yaml",)
 # Packages that are tools for building, never needed at run time.
 DEV_TOOLS = ("pip", "setuptools", "wheel", "pkg_resources", "_distutils_hack", "pytest", "_pytest")
 _DIST_INFO_KEEP = re.compile(r"^(METADATA|WHEEL|top_level\.txt|LICEN[CS]E.*|COPYING.*|NOTICE.*|AUTHORS.*|licenses)$")
@@ -160,7 +162,7 @@ def code_files(source: Path = SOURCE) -> list[Path]:
                 or not (relative.startswith(SHIPPED_PACKAGES) or relative in SHIPPED_FILES)):
             continue
         files.append(path)
-    return files
+    return files + [source / name for name in SHIPPED_CONFIG if (source / name).is_file()]
 
 
 # ---------------------------------------------------------------------- hashing

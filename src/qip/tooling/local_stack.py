@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from qip.client.errors import StackNotFoundError
 from qip.client.stack import StackInfo
 from qip.core import aws, config
-from qip.tooling import build, prewarm
+from qip.tooling import build, prewarm, renditions
 from qip.tooling import cloudformation as deploy
 from qip.tooling.engine import Engine
 from qip.tooling.errors import DeployError, EngineError
@@ -26,6 +26,7 @@ def engine(port: int | None = None, home: Path | None = None) -> Engine:
 def up(local: Engine, stack: str, progress: Callable[[str], None] = print,
        parameters: dict[str, str] | None = None, engine_env: dict[str, str] | None = None) -> StackInfo:
     """Start the engine if needed, deploy or update the stack, and return its outputs."""
+    renditions.check({**LOCAL_PARAMETERS, **(parameters or {})})  # a bad renditions file stops here
     local.home.mkdir(parents=True, exist_ok=True)
     aws.trust(local.endpoint_url, str(local.certificate))
     if local.start(timeout=config.ENGINE_START_TIMEOUT.get(), extra_env=engine_env):
