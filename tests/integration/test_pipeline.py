@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from tests import imaging_corpus as corpus
+from tests.integration.stack import wait_until
 
 STAGES = ["validate", "extract_metadata", "resize", "thumbnails", "archive"]
 
@@ -95,8 +96,11 @@ def test_a_truncated_jpeg_is_rejected_by_the_validate_step_without_retries(stack
     assert record["reason"]["code"] == "truncated"
     assert [h["status"] for h in record["history"]] == ["UPLOADED", "PROCESSING", "REJECTED"]
     assert record["stages"]["validate"]["attempt"] == 1
-    executions = stack.executions_for(key)
-    assert [e["status"] for e in executions] == ["SUCCEEDED"]  # one run, ended in Rejected
+    # The record is written by the run's last task; the run itself ends a moment later.
+    executions = wait_until(lambda: [e for e in stack.executions_for(key) if e["status"] != "RUNNING"] or None,
+                            timeout=30, message="the run ended")
+    assert [e["status"] for e in stack.executions_for(key)] == ["SUCCEEDED"]  # one run, ended in Rejected
+    assert len(executions) == 1
 
 
 KEYS = [
