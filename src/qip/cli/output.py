@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -66,7 +67,7 @@ def results_table(pipeline: Pipeline, records: dict[str, dict[str, Any]]) -> Tab
         table.add_column(column, overflow="fold")
     for key, record in records.items():
         if "image_key" not in record or record.get("status") == "MISSING":
-            table.add_row(key, "MISSING", "", "no record (still in flight?)")
+            table.add_row(escape(key), "MISSING", "", "no record (still in flight?)")
             continue
         view = public_view(record)
         dims = f"{view['width']}x{view['height']}" if view.get("width") else ""
@@ -81,7 +82,7 @@ def results_table(pipeline: Pipeline, records: dict[str, dict[str, Any]]) -> Tab
         else:
             detail = "still in flight"
         style = {"COMPLETED": "green", "REJECTED": "yellow", "FAILED": "red"}.get(view["status"], "")
-        table.add_row(key, f"[{style}]{view['status']}[/]" if style else view["status"], dims, detail)
+        table.add_row(escape(key), f"[{style}]{view['status']}[/]" if style else view["status"], dims, escape(detail))
     return table
 
 
