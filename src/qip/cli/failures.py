@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -190,6 +188,9 @@ def _first_line(error: object) -> str:
 # ---------------------------------------------------------------------- bugs
 def write_bug_report(error: BaseException, args: argparse.Namespace, argv: Sequence[str]) -> Path:
     """Write the traceback and what ran to a new file; its path (state folder, else the temporary folder)."""
+    import tempfile
+    import traceback
+
     from qip.core import config
     from qip.tooling.paths import DEFAULT_HOME
 
