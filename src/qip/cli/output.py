@@ -6,12 +6,14 @@ import argparse
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+
+if TYPE_CHECKING:  # imported when used: `qip status` and `qip list` draw no progress bar
+    from rich.progress import Progress
+    from rich.table import Table
 
 from qip.client.pipeline import Pipeline
 from qip.core.errors import ConfigurationError
@@ -40,6 +42,8 @@ def keys_for(paths: Sequence[str], prefix: str) -> list[tuple[Path, str]]:
 
 
 def progress_bar() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console, transient=False)
 
@@ -60,6 +64,8 @@ def wait_all(pipeline: Pipeline, keys: list[str], timeout: float) -> dict[str, d
 
 
 def results_table(pipeline: Pipeline, records: dict[str, dict[str, Any]]) -> Table:
+    from rich.table import Table
+
     from qip.client.views import public_view
 
     table = Table(title="Results", show_lines=True)
