@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import urllib.error
 import urllib.request
 import uuid
@@ -26,7 +28,9 @@ from qip.dashboard.server import DashboardServer
 from tests import imaging_corpus as corpus
 from tests.integration.stack import free_port, wait_until
 
-CHROMIUM = "/usr/bin/chromium"
+# The system's Chromium: the one `./dev test` found or installed (QIP_TEST_CHROMIUM), else the one on PATH.
+CHROMIUM = (os.environ.get("QIP_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+            or "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -108,8 +109,17 @@ def test_up_outputs_down_restart_and_crash_recovery(engine, capsys):
     code, out, _ = qip(capsys, engine, "status", key, "--json")
     assert code == 0 and json.loads(out)["status"] == "COMPLETED"
 
-    # a crash (the whole engine killed) is recovered by the next `qip up`, with no clean-up by hand
+    # a crash (the whole engine killed) in the middle of a command: that command says so in one line
+    # (exit 4), and the next `qip up` recovers, with no clean-up by hand
+    waiting = subprocess.Popen([sys.executable, "-m", "qip.cli.app", "--port", str(engine.port), "--home",
+                                str(engine.home), "--stack", "life", "status", "never uploaded.jpg", "--wait"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)  # started, found the stack, and polling the record
     os.killpg(engine.pid(), signal.SIGKILL)
+    _, gone = waiting.communicate(timeout=120)
+    assert waiting.returncode == cli.Exit.ENGINE, gone
+    assert len(gone.strip().splitlines()) == 1 and "Traceback" not in gone
+    assert "stopped answering" in gone and "qip up" in gone and str(engine.log_file) in " ".join(gone.split())
     time.sleep(0.5)
     code, _, err = qip(capsys, engine, "up")
     assert code == 0, err

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import uuid
 
 import pytest
 from PIL import Image
 
 from tests import imaging_corpus as corpus
+from tests import readme
 from tests.integration.stack import wait_until
 
 STAGES = ["validate", "extract_metadata", "resize", "thumbnails", "archive"]
@@ -159,14 +161,19 @@ def test_a_burst_of_fifty_uploads_all_complete(stack):
     assert all(len(stack.executions_for(k)) == 1 for k in keys[:5])
 
 
-def test_the_readme_main_job_qip_demo_processes_the_samples(stack, capsys):
-    from qip.cli import app as cli
-
-    code = cli.main(["--port", str(stack.engine.port), "--home", str(stack.engine.home), "--stack", stack.name,
-                     "demo", "--timeout", "180", "--prefix", unique("demo")])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    table = captured.out
+def test_the_readme_main_job_qip_demo_processes_the_samples(stack, tmp_path):
+    """The quick start's command, read from the README and run as written (against the session's stack,
+    through the standard QIP_* settings), on a PATH where a browser or a package manager fails loudly."""
+    command = readme.block("Quick start", 0)
+    assert command.strip() == "./dev demo"  # the main job: what a new user runs first
+    shims = tmp_path / "unreachable"
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "QIP_"))}
+    env.update(readme.unreachable_tools(shims), QIP_PORT=str(stack.engine.port), QIP_HOME=str(stack.engine.home),
+               QIP_STACK_NAME=stack.name, COLUMNS="200")
+    result = readme.run_block(command, readme.ROOT, env, timeout=420)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert readme.touched(shims) == []  # no browser, no apt: the main job needs neither
+    table = result.stdout
     assert table.count("COMPLETED") == 4 and table.count("REJECTED") == 2
     assert "not_an_image" in table and "truncated" in table
     assert "thumb-128.webp" in table and "display.jpg" in table

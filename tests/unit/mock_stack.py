@@ -110,20 +110,19 @@ class MockAws:
 
 
 def create_table(dynamodb) -> None:
-    """The MetadataTable of template.yaml: image_key, and the by-status and by-upload-date indexes."""
-    def index(name: str, hash_key: str) -> dict:
-        return {"IndexName": name,
-                "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
-                              {"AttributeName": "uploaded_at", "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "ALL"}}
-    dynamodb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
-                              for name in ("image_key", "status", "upload_date", "uploaded_at")],
-        KeySchema=[{"AttributeName": "image_key", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[index("by-status", "status"), index("by-upload-date", "upload_date")],
-    )
+    """The MetadataTable exactly as template.yaml declares its keys and indexes (read from it, never copied)."""
+    dynamodb.create_table(TableName=TABLE, **metadata_table_keys())
+
+
+@cache
+def metadata_table_keys() -> dict[str, Any]:
+    from cfnlint.decode import cfn_yaml
+
+    from qip.tooling.paths import TEMPLATE
+
+    properties = json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))["Resources"]["MetadataTable"]["Properties"]))
+    return {name: properties[name] for name in ("BillingMode", "AttributeDefinitions", "KeySchema",
+                                                "GlobalSecondaryIndexes")}
 
 
 def make_queue(sqs, name: str) -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import socket
 
 import pytest
@@ -128,3 +129,75 @@ def test_usage_errors_exit_2_and_name_the_argument(capsys, argv, mentions):
         cli.main(argv)
     assert exited.value.code == 2
     assert mentions in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- global options, before or after
+GLOBALS = ["--debug", "--port", "--home", "--stack", "--aws", "--region", "--profile"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["status", "k.jpg", "--aws", "--region", "eu-west-1", "--profile", "ops", "--stack", "prod", "--debug"],
+    ["--aws", "--region", "eu-west-1", "status", "k.jpg", "--profile", "ops", "--stack", "prod", "--debug"],
+    ["--aws", "--region", "eu-west-1", "--profile", "ops", "--stack", "prod", "--debug", "status", "k.jpg"],
+])
+def test_global_options_work_before_or_after_the_command(argv):
+    args = cli.build_parser().parse_args(argv)
+    assert (args.aws, args.region, args.profile, args.stack, args.debug, args.key) == (
+        True, "eu-west-1", "ops", "prod", True, "k.jpg")
+
+
+def test_an_option_before_the_command_is_not_reset_by_the_command():
+    args = cli.build_parser().parse_args(["--port", "4999", "--home", "/tmp/h", "list"])
+    assert (args.port, str(args.home), args.aws, args.debug) == (4999, "/tmp/h", False, False)
+    args = cli.build_parser().parse_args(["list", "--port", "4999"])
+    assert args.port == 4999
+    assert cli.build_parser().parse_args(["--port", "1", "list", "--port", "2"]).port == 2  # the last one wins
+
+
+def test_deploy_and_dashboard_keep_their_own_options():
+    args = cli.build_parser().parse_args(["deploy", "--stack", "prod", "--region", "eu-west-1", "--profile", "ops"])
+    assert (args.stack, args.region, args.profile) == ("prod", "eu-west-1", "ops")
+    args = cli.build_parser().parse_args(["--stack", "prod", "deploy", "--region", "eu-west-1"])
+    assert (args.stack, args.region, args.profile) == ("prod", "eu-west-1", None)
+    args = cli.build_parser().parse_args(["--port", "4999", "dashboard", "--port", "9000", "--aws"])
+    assert (args.port, args.dashboard_port, args.aws) == (4999, 9000, True)  # after `dashboard`, --port is its own
+
+
+def test_every_command_shows_the_global_options_with_the_same_help(capsys):
+    def help_of(option: str, text: str) -> str:
+        match = re.search(rf"^  {re.escape(option)}(?= |$)[^\n]*(\n {{10,}}\S[^\n]*)*", text, re.MULTILINE)
+        assert match, option
+        return flat(match.group(0).split(option, 1)[1]).removeprefix(option[2:].upper()).strip()
+
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    top = capsys.readouterr().out
+    for command in subcommands():
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        text = capsys.readouterr().out
+        for option in GLOBALS:
+            if command == "dashboard" and option == "--port":
+                assert "the engine's --port goes before the command" in flat(text)
+                continue
+            assert help_of(option, text) == help_of(option, top), (command, option)
+
+
+@pytest.mark.parametrize("command", [["up"], ["down"], ["demo"], ["faults", "show"], ["env"]])
+def test_local_only_commands_refuse_aws_and_say_what_to_use(capsys, offline, command):
+    assert cli.main([*offline, *command, "--aws"]) == cli.Exit.USAGE
+    error = flat(capsys.readouterr().err)
+    assert "local engine only" in error and "--aws" in error
+
+
+def test_options_after_the_command_reach_the_engine(capsys, offline, closed_port):
+    assert cli.main(["status", "photo.jpg", *offline]) == cli.Exit.ENGINE
+    assert f"127.0.0.1:{closed_port}" in flat(capsys.readouterr().err)
+
+
+def test_aws_is_refused_while_aws_endpoint_url_points_at_this_machine(capsys, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://127.0.0.1:4566")
+    for argv in (["status", "k.jpg", "--aws", "--region", "us-east-1"], ["deploy", "--region", "us-east-1"]):
+        assert cli.main(argv) == cli.Exit.USAGE
+        error = flat(capsys.readouterr().err)
+        assert "AWS_ENDPOINT_URL" in error and "qip env --unset" in error

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from qip.client import listing
+from qip.core import aws as qip_aws
 from qip.core.model import COMPLETED, REJECTED, STEPS, UPLOADED, Rejection
-from qip.core.store import Upload
+from qip.core.store import MetadataStore, Upload
 from qip.dashboard import charts, present, stats
+from tests.unit.mock_stack import TABLE, UPLOAD_BUCKET
 
 
 def put(store, key: str, uploaded_at: str, status: str = UPLOADED) -> None:
@@ -30,8 +32,9 @@ def every_page(store, query: listing.Query, limit: int, scan: int = 1000) -> lis
 
 
 @pytest.fixture
-def many(store, monkeypatch):
+def many(aws, monkeypatch):
     """23 records over two statuses and two days, with small store pages so tokens are exercised."""
+    store = MetadataStore(qip_aws.table(TABLE), UPLOAD_BUCKET)  # the operator's store, as Pipeline makes it
     monkeypatch.setattr(listing, "STORE_PAGE", 4)
     for i in range(23):
         day = "2026-11-27" if i < 8 else "2026-11-28"
@@ -56,9 +59,15 @@ def test_status_date_and_prefix_filters_combine(many):
     assert prefixed == [f"b/img-{i:02}.jpg" for i in (21, 18, 15, 12, 9, 6, 3, 0)]
 
 
-def test_a_rare_prefix_returns_short_pages_instead_of_reading_everything(many):
-    pages = every_page(many, listing.Query(prefix="b/img-00"), limit=5, scan=6)
-    assert pages[-1] == ["b/img-00.jpg"] and all(page == [] for page in pages[:-1]) and len(pages) == 4
+def test_a_prefix_pages_newest_first_with_the_other_filters(many):
+    pages = every_page(many, listing.Query(prefix="b/"), limit=3)
+    assert [len(page) for page in pages] == [3, 3, 2]
+    uploaded = [k for page in every_page(many, listing.Query(prefix="b/", status=UPLOADED), 2) for k in page]
+    assert uploaded == [f"b/img-{i:02}.jpg" for i in (21, 18, 15, 9, 6, 3)]
+    day = [k for page in every_page(many, listing.Query(prefix="b/", date="2026-11-27"), 2) for k in page]
+    assert day == [f"b/img-{i:02}.jpg" for i in (6, 3, 0)]
+    assert every_page(many, listing.Query(prefix="b/img-00"), limit=5) == [["b/img-00.jpg"]]
+    assert every_page(many, listing.Query(prefix="c/"), limit=5) == [[]]
 
 
 def test_a_forged_token_is_refused(many):

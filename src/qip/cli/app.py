@@ -2,8 +2,10 @@
 
 Start-up stays cheap: the parser names each command's function as "module:function" in
 `qip.cli.commands`, and only the module of the command that runs is imported (so `qip --help`
-loads no AWS SDK, no rich and no image library). One place (`main`) turns errors into a short
-message and an exit code; `--debug` shows the traceback instead.
+loads no AWS SDK, no rich and no image library). Global options (`--debug`, `--port`, `--aws`...)
+are accepted before or after the command. One place (`main`) turns every expected error, AWS's
+included, into one line that says what to do and an exit code; anything else is reported as a bug
+with its traceback saved to a file (`qip.cli.failures`); `--debug` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -14,11 +16,39 @@ import time
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
-from qip.cli.exits import Exit, exit_for
+from qip.cli import failures
+from qip.cli.exits import Exit
 from qip.core import config
-from qip.core.errors import QipError
 from qip.core.model import STATUSES, STEPS
+
+GLOBAL_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("--debug", {"action": "store_true", "help": "show tracebacks on errors"}),
+    ("--port", {"type": int, "help": f"local engine port (env {config.ENGINE_PORT.env}, "
+                                     f"default {config.ENGINE_PORT.default})"}),
+    ("--home", {"type": Path, "help": f"state folder of the local engine (env {config.STATE_DIR.env}, "
+                                      "default .qip in the project folder)"}),
+    ("--stack", {"help": f"stack name (env {config.STACK_NAME.env}, default {config.STACK_NAME.default})"}),
+    ("--aws", {"action": "store_true", "help": "read the stack on AWS (standard credential chain), "
+                                               "not on the local engine"}),
+    ("--region", {"help": "AWS region for --aws and deploy (default: AWS_REGION or the profile's)"}),
+    ("--profile", {"help": "AWS profile for --aws and deploy (default: AWS_PROFILE or the default)"}),
+]
+
+
+def add_global_options(parser: argparse.ArgumentParser, top: bool, skip: tuple[str, ...] = ()) -> None:
+    """The global options, on the main parser or (also accepted after the command) on a command's.
+
+    On a command's parser they default to SUPPRESS, so an option given before the command is not
+    reset by the command's parser; the help is the same text in both places.
+    """
+    group = parser if top else parser.add_argument_group(
+        "global options", "also accepted before the command: `qip --aws status KEY` = `qip status KEY --aws`")
+    suppressed: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
+    for flag, options in GLOBAL_OPTIONS:
+        if flag not in skip:
+            group.add_argument(flag, **options, **suppressed)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,17 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(no AWS account needed), upload images, and follow them.",
         epilog="Start with `qip demo`. Every command has --help.",
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser.add_argument("--port", type=int, help=f"local engine port (env {config.ENGINE_PORT.env}, "
-                                                 f"default {config.ENGINE_PORT.default})")
-    parser.add_argument("--home", type=Path, help=f"state folder of the local engine (env {config.STATE_DIR.env}, "
-                                                  f"default {config.STATE_DIR.default})")
-    parser.add_argument("--stack", help=f"stack name (env {config.STACK_NAME.env}, "
-                                        f"default {config.STACK_NAME.default})")
-    parser.add_argument("--aws", action="store_true", help="read the stack on AWS (standard credential chain), "
-                                                           "not on the local engine")
-    parser.add_argument("--region", help="AWS region for --aws and deploy (default: AWS_REGION or the profile's)")
-    parser.add_argument("--profile", help="AWS profile for --aws and deploy (default: AWS_PROFILE or the default)")
+    add_global_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     up = commands.add_parser("up", help="start the local engine and deploy the stack (safe to repeat)",
@@ -53,7 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     outputs = commands.add_parser("outputs", help="where the stack's resources are",
                                   description="Print the stack's endpoint, region, buckets, table, queues, "
-                                              "state machine, bus and topic.")
+                                              "state machine, bus and topic, and the certificate its endpoint "
+                                              "needs trusted (ca_bundle: the local engine's; null on AWS).")
+    outputs.add_argument("name", nargs="?", metavar="NAME",
+                         help="print only this one, bare (e.g. upload_bucket), for scripts")
     outputs.add_argument("--json", action="store_true", help="print one JSON object (for tools)")
     outputs.set_defaults(run="stack:outputs")
 
@@ -71,14 +94,22 @@ def build_parser() -> argparse.ArgumentParser:
                                              "REJECTED, the error when FAILED.")
     status.add_argument("key", metavar="KEY", help="the image's key in the upload bucket")
     status.add_argument("--json", action="store_true", help="print one JSON object (for tools)")
+    status.add_argument("--wait", action="store_true",
+                        help="first wait until the image has a final status (COMPLETED, REJECTED, or FAILED "
+                             "for good); exit 7 if it has none at --timeout")
+    status.add_argument("--timeout", type=float, default=300.0, help="seconds --wait waits (default 300)")
     status.set_defaults(run="images:status")
 
     listing = commands.add_parser("list", help="records by status, upload date or key prefix",
-                                  description="List image records, newest first, through the store's indexes.")
+                                  description="List image records, newest first, through the store's indexes: "
+                                              "by status, by upload day, and for --prefix the by-key index, "
+                                              "which reads only the records under the prefix.")
     listing.add_argument("--status", choices=STATUSES, type=str.upper, help="only this status")
     listing.add_argument("--date", metavar="YYYY-MM-DD", type=_date, help="only uploads of this day (UTC)")
     listing.add_argument("--prefix", help="only keys starting with this")
-    listing.add_argument("--limit", type=int, help="at most this many")
+    listing.add_argument("--limit", type=int, help="at most this many; the next page's --after is printed "
+                                                   "on stderr")
+    listing.add_argument("--after", metavar="TOKEN", help="the page after the one that printed this token")
     listing.add_argument("--json", action="store_true", help="print a JSON array (for tools)")
     listing.set_defaults(run="images:list_records")
 
@@ -95,9 +126,6 @@ def build_parser() -> argparse.ArgumentParser:
                                            "the stack through a change set (changes shown, then executed), show "
                                            "its events, and print its outputs. Parameters not given keep the "
                                            "template's defaults.")
-    ship.add_argument("--stack", default=argparse.SUPPRESS, help="stack name (default qip)")
-    ship.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (default: AWS_REGION or the profile's)")
-    ship.add_argument("--profile", default=argparse.SUPPRESS, help="AWS profile (default: AWS_PROFILE or default)")
     ship.add_argument("--parameter", action="append", metavar="KEY=VALUE", help="a template parameter (repeatable)")
     ship.add_argument("--arch", choices=["arm64", "x86_64"], help="functions' architecture (default: the template's)")
     ship.add_argument("--artifacts-bucket", help="bucket for the artifacts (default qip-artifacts-<account>-<region>)")
@@ -217,9 +245,27 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "latency, queues, images with derivatives and timelines, uploads, "
                                                 "retries and redrives.")
     dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    dashboard.add_argument("--port", dest="dashboard_port", type=int, default=8765, help="port (default 8765)")
+    dashboard.add_argument("--port", dest="dashboard_port", type=int, default=8765,
+                           help="the dashboard's port (default 8765); the engine's --port goes before the command")
     dashboard.add_argument("--open", action="store_true", help="open it in the default web browser")
     dashboard.set_defaults(run="operations:dashboard")
+
+    env = commands.add_parser(
+        "env", help="variables that point any AWS CLI or SDK at the local stack: eval \"$(qip env)\"",
+        description="Print the shell commands that make the AWS CLI, boto3 and the other AWS SDKs talk to the "
+                    "local engine with no flags: AWS_ENDPOINT_URL, AWS_CA_BUNDLE (the engine's certificate), "
+                    "the engine's dummy credentials (test/test) and the region (AWS_DEFAULT_REGION, AWS_REGION); "
+                    "AWS_SESSION_TOKEN and AWS_PROFILE are unset, since they would belong to another account. "
+                    "sh, bash, zsh: eval \"$(qip env)\"; fish: qip env --shell fish | source; PowerShell: "
+                    "qip env --shell powershell | Invoke-Expression. --unset prints the commands that undo it.")
+    env.add_argument("--shell", choices=("sh", "fish", "powershell"), default="sh", help="default sh (bash, zsh)")
+    env.add_argument("--json", action="store_true", help="print the variables as one JSON object (null: unset)")
+    env.add_argument("--unset", action="store_true", help="print the commands that remove the variables")
+    env.set_defaults(run="environment:env")
+
+    for name, command_parser in commands.choices.items():
+        # `dashboard --port` is the dashboard's own port: there the engine's port goes before the command
+        add_global_options(command_parser, top=False, skip=("--port",) if name == "dashboard" else ())
     return parser
 
 
@@ -238,17 +284,19 @@ def command(args: argparse.Namespace) -> Callable[[argparse.Namespace], Exit]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(command(args)(args))
-    except QipError as error:
-        if args.debug:
-            raise
-        from qip.cli.output import console
-
-        console.print(f"[red]qip: error:[/] {error}", highlight=False)
-        return int(exit_for(error))
+        status = int(command(args)(args))
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at the interpreter's exit
+        return status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`qip list | head`): nothing more to say
+        failures.silence_stdout()
+        return 128 + 13  # as if killed by SIGPIPE, like other command-line tools
+    except Exception as error:
+        if args.debug:
+            raise
+        return failures.report(error, args, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

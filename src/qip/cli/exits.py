@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from qip.cli.failures import AccessError
 from qip.client.errors import NotFoundError, UploadError
 from qip.core.errors import ConfigurationError
 from qip.tooling.errors import BuildError, DeployError, EngineError
@@ -20,11 +21,13 @@ class Exit(IntEnum):
     DEPLOY = 5
     UPLOAD = 6
     INCOMPLETE = 7
+    ACCESS = 8  # credentials missing, expired or wrong, or a permission missing
+    BUG = 70  # an unexpected error: a bug in qip (EX_SOFTWARE of sysexits.h)
 
 
 _EXITS: dict[type[BaseException], Exit] = {
     NotFoundError: Exit.NOT_FOUND, EngineError: Exit.ENGINE, DeployError: Exit.DEPLOY, BuildError: Exit.DEPLOY,
-    UploadError: Exit.UPLOAD, ConfigurationError: Exit.USAGE,
+    UploadError: Exit.UPLOAD, ConfigurationError: Exit.USAGE, AccessError: Exit.ACCESS,
 }
 
 

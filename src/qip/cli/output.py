@@ -6,11 +6,14 @@ import argparse
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.markup import escape
+
+if TYPE_CHECKING:  # imported when used: `qip status` and `qip list` draw no progress bar
+    from rich.progress import Progress
+    from rich.table import Table
 
 from qip.client.pipeline import Pipeline
 from qip.core.errors import ConfigurationError
@@ -39,6 +42,8 @@ def keys_for(paths: Sequence[str], prefix: str) -> list[tuple[Path, str]]:
 
 
 def progress_bar() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console, transient=False)
 
@@ -59,6 +64,8 @@ def wait_all(pipeline: Pipeline, keys: list[str], timeout: float) -> dict[str, d
 
 
 def results_table(pipeline: Pipeline, records: dict[str, dict[str, Any]]) -> Table:
+    from rich.table import Table
+
     from qip.client.views import public_view
 
     table = Table(title="Results", show_lines=True)
@@ -66,7 +73,7 @@ def results_table(pipeline: Pipeline, records: dict[str, dict[str, Any]]) -> Tab
         table.add_column(column, overflow="fold")
     for key, record in records.items():
         if "image_key" not in record or record.get("status") == "MISSING":
-            table.add_row(key, "MISSING", "", "no record (still in flight?)")
+            table.add_row(escape(key), "MISSING", "", "no record (still in flight?)")
             continue
         view = public_view(record)
         dims = f"{view['width']}x{view['height']}" if view.get("width") else ""
@@ -81,7 +88,7 @@ def results_table(pipeline: Pipeline, records: dict[str, dict[str, Any]]) -> Tab
         else:
             detail = "still in flight"
         style = {"COMPLETED": "green", "REJECTED": "yellow", "FAILED": "red"}.get(view["status"], "")
-        table.add_row(key, f"[{style}]{view['status']}[/]" if style else view["status"], dims, detail)
+        table.add_row(escape(key), f"[{style}]{view['status']}[/]" if style else view["status"], dims, escape(detail))
     return table
 
 

@@ -36,7 +36,8 @@ class Pipeline:
 
     def __init__(self, stack: StackInfo) -> None:
         self.stack = stack
-        self.store = MetadataStore(aws.table(stack.metadata_table, stack.endpoint_url, stack.region))
+        self.store = MetadataStore(aws.table(stack.metadata_table, stack.endpoint_url, stack.region),
+                                   stack.upload_bucket)
         self._queues = Queues(stack, self.store)
 
     def upload(self, path: Path, key: str) -> None:
@@ -60,8 +61,20 @@ class Pipeline:
     def list(self, status: str | None = None, date: str | None = None, prefix: str | None = None,
              limit: int | None = None) -> builtins.list[dict[str, Any]]:
         """Records by status, upload day and key prefix through the indexes, newest first."""
-        found = listing.records(self.store, listing.Query(status, date, prefix))
+        found = listing.records(self.store, listing.Query(status, date, prefix or None))
         return [public_view(item) for item in islice(found, limit)]
+
+    def page(self, status: str | None = None, date: str | None = None, prefix: str | None = None,
+             limit: int = 25, token: str | None = None) -> tuple[builtins.list[dict[str, Any]], str | None]:
+        """Up to `limit` records, newest first, from `token` on; and the token of the rest (None: no more)."""
+        query = listing.Query(status, date, prefix or None)
+        items: builtins.list[dict[str, Any]] = []
+        while True:  # a page may come back short (a rare status within a day); read on until it is full
+            page = listing.browse(self.store, query, limit - len(items), token)
+            items += page.items
+            token = page.next_token
+            if token is None or len(items) >= limit:
+                return [public_view(item) for item in items], token
 
     def wait(self, keys: builtins.list[str], timeout: float = 300.0, poll: float = 0.5,
              progress: Callable[[int, int], None] = lambda done, total: None) -> dict[str, dict[str, Any]]:

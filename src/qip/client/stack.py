@@ -45,13 +45,17 @@ class StackInfo:
     topic_arn: str
     audit_table: str
     stack_name: str
+    # The certificate a client must trust to reach `endpoint_url`: the local engine's own (it serves
+    # HTTPS with a certificate made for it). None on AWS, whose endpoints the system's trust store knows.
+    ca_bundle: str | None = None
 
     @classmethod
     def from_outputs(cls, outputs: dict[str, str], endpoint_url: str | None, region: str) -> StackInfo:
         missing = [name for name in OUTPUT_FIELDS if name not in outputs]
         if missing:
             raise NotFoundError(f"the stack has no output(s) {', '.join(missing)}; redeploy it with `qip up`")
-        return cls(endpoint_url, region, **{field: outputs[name] for name, field in OUTPUT_FIELDS.items()})
+        return cls(endpoint_url, region, **{field: outputs[name] for name, field in OUTPUT_FIELDS.items()},
+                   ca_bundle=aws.trusted_certificate(endpoint_url))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

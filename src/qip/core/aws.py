@@ -6,6 +6,7 @@ Endpoints come from the standard AWS configuration chain: on the local engine it
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -80,6 +81,13 @@ def release_connections() -> None:
         made.close()
 
 
+# One session per endpoint, shared by every client made here: a new session loads the SDK's data files
+# again (endpoints, partitions, retry rules), about 0.08 s a client. Sessions are not thread-safe, so
+# clients are made one at a time (the clients themselves are).
+_MAKING = threading.Lock()
+
+
+@cache
 def _session(endpoint_url: str | None) -> boto3.session.Session:
     if endpoint_url:
         return boto3.session.Session(aws_access_key_id=LOCAL_ENGINE_CREDENTIALS["aws_access_key_id"],
@@ -119,25 +127,28 @@ def client(service: str, endpoint_url: str | None = None, region: str | None = N
 
 @cache
 def _client(service: str, endpoint_url: str | None, region: str | None) -> BaseClient:
-    session: Any = _session(endpoint_url)
-    return _kept(session.client(service, endpoint_url=endpoint_url or None, region_name=region, config=_CONFIG,
-                                verify=_verify(endpoint_url)))
+    with _MAKING:
+        session: Any = _session(endpoint_url)
+        return _kept(session.client(service, endpoint_url=endpoint_url or None, region_name=region,
+                                    config=_CONFIG, verify=_verify(endpoint_url)))
 
 
 @cache
 def presigner(endpoint_url: str | None = None, region: str | None = None) -> S3Client:
     """An S3 client for presigned URLs: SigV4 (needed for KMS-encrypted objects) and the same endpoint."""
-    made = _session(endpoint_url).client("s3", endpoint_url=endpoint_url or None, region_name=region,
-                                         config=_CONFIG.merge(Config(signature_version="s3v4")),
-                                         verify=_verify(endpoint_url))
+    with _MAKING:
+        made = _session(endpoint_url).client("s3", endpoint_url=endpoint_url or None, region_name=region,
+                                             config=_CONFIG.merge(Config(signature_version="s3v4")),
+                                             verify=_verify(endpoint_url))
     _kept(made)
     return made
 
 
 @cache
 def table(name: str, endpoint_url: str | None = None, region: str | None = None) -> Table:
-    resource = _session(endpoint_url).resource("dynamodb", endpoint_url=endpoint_url or None,
-                                               region_name=region, config=_CONFIG, verify=_verify(endpoint_url))
+    with _MAKING:
+        resource = _session(endpoint_url).resource("dynamodb", endpoint_url=endpoint_url or None,
+                                                   region_name=region, config=_CONFIG, verify=_verify(endpoint_url))
     _kept(resource.meta.client)
     return resource.Table(name)
 

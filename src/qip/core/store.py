@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +29,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from qip.core.clock import now_iso
+from qip.core.errors import TransientError
 from qip.core.model import (
     COMPLETED,
     DELETED,
@@ -43,6 +45,8 @@ from qip.core.model import (
 
 BY_STATUS = "by-status"
 BY_UPLOAD_DATE = "by-upload-date"
+BY_KEY = "by-key"  # keyed by upload bucket and image key: what a key-prefix listing reads
+BATCH_GET_MAX = 100  # keys per BatchGetItem call (DynamoDB's limit)
 
 
 @dataclass(frozen=True)
@@ -109,8 +113,9 @@ def _decode_token(token: str | None) -> dict[str, Any] | None:
 class MetadataStore:
     """Reads and conditional writes of image records."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, upload_bucket: str | None = None) -> None:
         self._table = table
+        self.upload_bucket = upload_bucket  # needed only by keys_with_prefix (the by-key index's partition)
 
     # ------------------------------------------------------------------ writes
     def record_upload(self, upload: Upload, status: Status = UPLOADED, reason: Rejection | None = None) -> bool:
@@ -358,6 +363,47 @@ class MetadataStore:
         """Records uploaded on a day (YYYY-MM-DD), newest first, through the by-upload-date index."""
         condition = _time_range(Key("upload_date").eq(date), since, until)
         return self._query(BY_UPLOAD_DATE, condition, limit, token)
+
+    def keys_with_prefix(self, prefix: str) -> Iterator[dict[str, Any]]:
+        """Index entries (image_key, status, uploaded_at) of the keys starting with `prefix`, in key order.
+
+        The by-key index projects only those attributes, so reading every entry of a prefix costs
+        little, and nothing outside the prefix is read (a key condition, not a filter).
+        """
+        if not self.upload_bucket:
+            raise ValueError("keys_with_prefix needs the store's upload bucket (MetadataStore(table, bucket))")
+        condition = Key("bucket").eq(self.upload_bucket) & Key("image_key").begins_with(prefix)
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {"IndexName": BY_KEY, "KeyConditionExpression": condition}
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            response = self._table.query(**kwargs)
+            yield from (_plain(item) for item in response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The records of `keys` that exist (BatchGetItem, strongly consistent), by key."""
+        client = self._table.meta.client  # the table's resource client: plain values in and out
+        unique = list(dict.fromkeys(keys))  # a request may not name a key twice
+        found: dict[str, dict[str, Any]] = {}
+        for first in range(0, len(unique), BATCH_GET_MAX):
+            chunk = unique[first:first + BATCH_GET_MAX]
+            request: Any = {self._table.name: {"Keys": [{"image_key": key} for key in chunk],
+                                               "ConsistentRead": True}}
+            for attempt in range(8):
+                response = client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table.name, []):
+                    found[str(item["image_key"])] = _plain(item)
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))  # throttled: back off, as the SDKs advise
+            else:
+                raise TransientError(f"the store kept {len(request[self._table.name]['Keys'])} key(s) unread")
+        return found
 
     def count_by_status(self, status: str, at_most: int | None = None) -> int:
         """How many records have a status (a COUNT query: no items are read back); with `at_most`,

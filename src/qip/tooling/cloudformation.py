@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from cfnlint.decode import cfn_yaml
 
 from qip.core.aws import is_missing
 from qip.tooling.errors import DeployError
@@ -83,6 +82,8 @@ def ensure_bucket(s3: S3Client, bucket: str) -> None:
 
 def packaged_template(template_path: Path, code: Artifact, definition: Artifact) -> dict[str, Any]:
     """The template with every local path replaced by the uploaded artifact's location."""
+    from cfnlint.decode import cfn_yaml  # about 0.6 s to import: only deploying pays for it
+
     template: dict[str, Any] = json.loads(json.dumps(cfn_yaml.load(str(template_path))))
     for resource in template["Resources"].values():
         properties = resource.get("Properties", {})

@@ -51,6 +51,7 @@ def reconcile(args: argparse.Namespace) -> Exit:
 def faults(args: argparse.Namespace) -> Exit:
     from qip.core import faults
 
+    targets.local_only(args, "faults are injected into the local engine's functions only, never on AWS")
     path = targets.engine(args).faults_file
     configured = faults.rules(path)
     if args.action == "clear":
