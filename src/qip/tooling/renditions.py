@@ -14,8 +14,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from qip.core.errors import ConfigurationError
 from qip.imaging import RenderOptions, RenditionsError, RenditionSet
 from qip.tooling.paths import PROJECT_ROOT, TEMPLATE
@@ -54,7 +52,8 @@ def check(parameters: Mapping[str, str] | None = None, path: Path = RENDITIONS_F
 
 
 def check_text(text: str, options: RenderOptions, where: str = "renditions.yaml") -> RenditionSet:
-    import jsonschema
+    import jsonschema  # both load only when a renditions file is read: `qip status` needs neither
+    import yaml
 
     try:
         data = yaml.safe_load(text)
