@@ -54,9 +54,32 @@ def test_lambda_is_priced_from_measured_ms_and_configured_memory_on_the_chosen_a
     assert gb_s.unit_usd == PRICES["lambda"]["gb_second"]["arm64"]
 
 
-def test_metadata_writes_count_the_item_size_and_both_indexes():
-    found = cost.terms(run(), PRICES)
-    assert term(found, "metadata writes").per_image == pytest.approx(1 * math.ceil(2600 / 1024) * 3)
+def test_metadata_writes_count_the_item_size_and_each_index_entry_with_its_key_moves():
+    indexes = [cost.IndexUse("by-status", "ALL", 2600.0, moves=2.0),
+               cost.IndexUse("by-key", "INCLUDE", 300.0, moves=0.0)]
+    found = cost.terms(run(indexes=indexes), PRICES)
+    assert term(found, "metadata writes").per_image == pytest.approx(1 * math.ceil(2600 / 1024))
+    assert term(found, "index by-status writes").per_image == pytest.approx((1 + 2) * 3)  # each move deletes too
+    assert term(found, "index by-key writes").per_image == pytest.approx(1 * 1)
+
+
+def test_index_entries_are_sized_by_projection_and_moves_counted_from_the_status_history():
+    table = {"KeySchema": [{"AttributeName": "image_key", "KeyType": "HASH"}],
+             "GlobalSecondaryIndexes": [
+                 {"IndexName": "by-status", "Projection": {"ProjectionType": "ALL"},
+                  "KeySchema": [{"AttributeName": "status"}, {"AttributeName": "uploaded_at"}]},
+                 {"IndexName": "by-key", "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["status"]},
+                  "KeySchema": [{"AttributeName": "bucket"}, {"AttributeName": "image_key"}]},
+                 {"IndexName": "by-day", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                  "KeySchema": [{"AttributeName": "upload_date"}]}]}
+    record = {"image_key": "a.jpg", "bucket": "up", "status": "COMPLETED", "uploaded_at": "2026-12-02T10:00:00Z",
+              "metadata": {"exif": "x" * 1000},
+              "history": [{"status": s, "at": "t"} for s in ("UPLOADED", "PROCESSING", "COMPLETED")]}
+    by_status, by_key, by_day = cost.index_uses(table, [record])
+    assert (by_status.entry_bytes, by_status.moves) == (cost.item_bytes(record), 2)
+    subset = {k: record[k] for k in ("image_key", "bucket", "status")}
+    assert (by_key.entry_bytes, by_key.moves) == (cost.item_bytes(subset) + 100, 0)
+    assert (by_day.entry_bytes, by_day.moves) == (0.0, 0.0)  # sparse: no record has upload_date
 
 
 def test_a_batching_window_prices_full_audit_batches_and_no_window_prices_what_ran():

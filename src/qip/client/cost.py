@@ -22,6 +22,7 @@ import json
 import math
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from qip.core.store import MetadataStore
 
 PRICES = Path(__file__).with_name("prices-us-east-1.json")
 INVOCATION = "qip_invocation"  # qip.functions.runtime.INVOCATION (client code imports no function code)
-METADATA_GSIS = 2  # by-status and by-upload-date, projection ALL: each write is written to both
+INDEX_ENTRY_OVERHEAD = 100  # bytes DynamoDB adds to each index entry when it sizes the entry
 MILLION = 1_000_000
 KB = 1024
 
@@ -48,6 +49,22 @@ class FunctionUse:
     units: Counter[str] = field(default_factory=Counter)
     log_bytes: int = 0
     info_log_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class IndexUse:
+    """One global secondary index of the metadata table, as deployed, and what the run wrote to it.
+
+    DynamoDB writes an index entry each time a write to the item changes the index's key or a
+    projected attribute, and a write that changes the index's key also deletes the old entry: one
+    more write. Counted here: one entry write per record write (exact for projection ALL, whose
+    entries change with every write; an upper bound for the others) plus one per key change.
+    """
+
+    name: str
+    projection: str  # ALL, KEYS_ONLY or INCLUDE
+    entry_bytes: float  # mean size of an entry as DynamoDB bills it
+    moves: float  # per image: writes that changed the index's key
 
 
 @dataclass
@@ -67,6 +84,7 @@ class Run:
     tables: dict[str, str]  # logical name -> table name
     workflow: str = "STANDARD"  # the deployed state machine's type
     batching: dict[str, tuple[int, int]] = field(default_factory=dict)  # function -> (BatchSize, window s)
+    indexes: list[IndexUse] = field(default_factory=list)  # the metadata table's, as deployed
 
     def calls(self, *names: str) -> Counter[str]:
         total: Counter[str] = Counter()
@@ -108,6 +126,7 @@ def collect(info: StackInfo, keys: list[str], since: float) -> Run:
     store = MetadataStore(aws.table(info.metadata_table, info.endpoint_url, info.region))
     records = [r for k in keys if (r := store.get(k)) is not None]
     done = [r for r in records if r.get("status") == "COMPLETED"]
+    table = info.client("dynamodb").describe_table(TableName=info.metadata_table)["Table"]
     trail = AuditTrail(aws.table(info.audit_table, info.endpoint_url, info.region))
     audit_sizes = [item_bytes(item) for k in keys for item in trail._items(k)]
     s3 = info.client("s3")
@@ -129,8 +148,25 @@ def collect(info: StackInfo, keys: list[str], since: float) -> Run:
         archived={"original": original / images, "derivatives": derivatives / images,
                   "derivative_count": count / images},
         tables={"metadata": info.metadata_table, "audit": info.audit_table},
-        workflow=workflow, batching=batching,
+        workflow=workflow, batching=batching, indexes=index_uses(table, records),
     )
+
+
+def index_uses(table: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> list[IndexUse]:
+    """The table's global secondary indexes (from DescribeTable) and the entries the records make."""
+    table_keys = [k["AttributeName"] for k in table["KeySchema"]]
+    uses = []
+    for index in table.get("GlobalSecondaryIndexes", []):
+        keys = [k["AttributeName"] for k in index["KeySchema"]]
+        projection = index["Projection"]["ProjectionType"]
+        listed = set(table_keys + keys + list(index["Projection"].get("NonKeyAttributes", [])))
+        entries = [r for r in records if all(k in r for k in keys)]  # an index holds only items with its keys
+        sizes = [item_bytes(r) if projection == "ALL" else
+                 item_bytes({k: v for k, v in r.items() if k in listed}) + INDEX_ENTRY_OVERHEAD for r in entries]
+        # The records' history lists each status they took: a key on `status` moved once per change.
+        moves = [max(len(r.get("history") or []) - 1, 0) if "status" in keys else 0 for r in entries]
+        uses.append(IndexUse(index["IndexName"], projection, _mean(sizes), _mean(moves)))
+    return uses
 
 
 def _read_log(logs: Any, group: str, since_ms: int, use: FunctionUse) -> None:
@@ -283,10 +319,15 @@ def terms(run: Run, price: dict[str, Any], options: Options = DEFAULT) -> list[T
     if options.audit:
         out.append(Term("SQS", "EventBridge deliveries to the audit queue", bus_events + 1.0, sqs))
     ddb = price["dynamodb"]
-    record_wu = math.ceil(max(run.record_bytes, 1) / KB) * (1 + METADATA_GSIS)
     metadata, record_ru = run.tables["metadata"], math.ceil(max(run.record_bytes, 1) / (4 * KB))
-    out.append(Term("DynamoDB", f"metadata writes ({run.record_bytes / KB:.1f} KB item, table + {METADATA_GSIS} GSIs)",
-                    units[f"dynamodb.items_written.{metadata}"] / n * record_wu, ddb["write_request_unit"]))
+    record_writes = units[f"dynamodb.items_written.{metadata}"] / n
+    out.append(Term("DynamoDB", f"metadata writes ({run.record_bytes / KB:.1f} KB item)",
+                    record_writes * math.ceil(max(run.record_bytes, 1) / KB), ddb["write_request_unit"]))
+    for index in run.indexes:
+        out.append(Term("DynamoDB", f"index {index.name} writes ({index.projection}, "
+                                    f"{index.entry_bytes / KB:.1f} KB entry)",
+                        (record_writes + index.moves) * math.ceil(max(index.entry_bytes, 1) / KB),
+                        ddb["write_request_unit"]))
     out.append(Term("DynamoDB", "metadata reads (strongly consistent)",
                     units[f"dynamodb.items_read.{metadata}"] / n * record_ru, ddb["read_request_unit"]))
     if options.audit:
@@ -335,8 +376,9 @@ def storage_year(run: Run, price: dict[str, Any]) -> list[Term]:
             Term("S3 storage", "the upload itself, kept in the upload bucket: Standard, 12 months",
                  run.upload_bytes * gb * 12, s3["standard"]["gb_month"])]
     ddb = price["dynamodb"]
-    record_gb = run.record_bytes * (1 + METADATA_GSIS) * gb
-    out += [Term("DynamoDB storage", "record with 2 GSI copies, 12 months (+ PITR)", record_gb * 12,
+    record_gb = (run.record_bytes + sum(index.entry_bytes for index in run.indexes)) * gb
+    out += [Term("DynamoDB storage", f"record and its {len(run.indexes)} index entries, 12 months (+ PITR)",
+                 record_gb * 12,
                  ddb["storage_gb_month"] + ddb["pitr_gb_month"]),
             Term("DynamoDB storage", "audit items, kept 90 days (+ PITR)",
                  run.audit_items / max(run.images, 1) * run.audit_item_bytes * gb * 3,
