@@ -177,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "stack also runs this on a schedule.")
     reconcile.add_argument("--older-than", type=float, default=30.0, metavar="MINUTES",
                            help="how long an image may sit before it counts as stuck (default 30)")
+    reconcile.add_argument("--uploads", action="store_true",
+                           help="also page through the upload bucket and queue every upload (older than "
+                                "--older-than) that has no record, as after a crash that lost its event; "
+                                "reads the whole bucket's listing")
     reconcile.add_argument("--json", action="store_true", help="print one JSON object")
     reconcile.set_defaults(run="operations:reconcile")
 

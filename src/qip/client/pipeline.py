@@ -134,14 +134,19 @@ class Pipeline:
 
         return report(self.stack.client("logs"), self.stack.stack_name, since_seconds)
 
-    def reconcile(self, older_than_minutes: float, max_attempts: int) -> dict[str, Any]:
-        """Requeue or dead-letter images stuck in UPLOADED or PROCESSING (see qip.core.reconciliation)."""
-        from qip.core.reconciliation import Reconciler
+    def reconcile(self, older_than_minutes: float, max_attempts: int, uploads: bool = False,
+                  orphaned_before: str | None = None) -> dict[str, Any]:
+        """Requeue or dead-letter images stuck in UPLOADED or PROCESSING; with `uploads`, first queue
+        every upload that has no record; runs started before `orphaned_before` that are still
+        RUNNING are stopped as orphans (see qip.core.reconciliation)."""
+        from qip.core.reconciliation import Reconciler, UploadSweep
 
         reconciler = Reconciler(self.store, self.stack.client("stepfunctions"), self.stack.client("sqs"),
                                 self.stack.state_machine_arn, self.stack.queue_url, self.stack.dlq_url,
                                 max_attempts)
-        return reconciler.run(timedelta(minutes=older_than_minutes)).to_dict()
+        sweep = UploadSweep(self.stack.client("s3"), self.stack.upload_bucket) if uploads else None
+        return reconciler.run(timedelta(minutes=older_than_minutes), uploads=sweep,
+                              orphaned_before=orphaned_before).to_dict()
 
     def queues(self) -> dict[str, QueueState]:
         """The processing queue's and the DLQ's depth, and the age of each one's oldest message."""

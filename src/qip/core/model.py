@@ -163,6 +163,20 @@ class ImagePointer:
         return cls.from_dict(image) if isinstance(image, dict) else None
 
 
+def object_created_event(bucket: str, key: str, etag: str, size: int, time: str, event_id: str) -> dict[str, Any]:
+    """An S3 "Object Created" event in EventBridge's shape, for an upload whose own event was lost.
+
+    The reconciler puts it on the processing queue where the upload rule would have, so ingest
+    records and judges the upload as it does any other. Its key is raw (ingest reads either
+    spelling); it has no sequencer (S3's is known only from the lost event), so a later real
+    event of the same upload still wins over it.
+    """
+    return {"version": "0", "id": event_id, "detail-type": "Object Created", "source": "aws.s3", "time": time,
+            "detail": {"version": "0", "bucket": {"name": bucket},
+                       "object": {"key": key, "size": size, "etag": etag, "sequencer": "0"},
+                       "reason": "Reconciled"}}
+
+
 class _ReasonCarrier(Protocol):
     """What `Rejection.from_error` reads of an imaging rejection (`InvalidImageError`)."""
 

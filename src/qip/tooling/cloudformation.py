@@ -133,6 +133,14 @@ def deploy(cloudformation: CloudFormationClient, stack: str, template: dict[str,
            progress: Callable[[str], None] = lambda _: None, timeout: float = 1800.0,
            s3: S3Client | None = None, bucket: str | None = None) -> dict[str, str]:
     """Create or update the stack through a change set and wait; its outputs, or DeployError with reasons."""
+    return deploy_changes(cloudformation, stack, template, parameters, progress, timeout, s3, bucket)[0]
+
+
+def deploy_changes(cloudformation: CloudFormationClient, stack: str, template: dict[str, Any],
+                   parameters: dict[str, str], progress: Callable[[str], None] = lambda _: None,
+                   timeout: float = 1800.0, s3: S3Client | None = None,
+                   bucket: str | None = None) -> tuple[dict[str, str], bool]:
+    """`deploy`, and whether it changed the stack (False: it was up to date)."""
     status = _stack_status(cloudformation, stack)
     if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"):
         progress(f"stack {stack} is in {status} from an earlier failed create; deleting it first")
@@ -154,7 +162,7 @@ def deploy(cloudformation: CloudFormationClient, stack: str, template: dict[str,
         if any(text in reason for text in _NO_CHANGES):
             cloudformation.delete_change_set(ChangeSetName=change_set)
             progress(f"stack {stack} is up to date (no changes)")
-            return stack_outputs(cloudformation, stack)
+            return stack_outputs(cloudformation, stack), False
         raise DeployError(f"the change set for {stack} could not be created: {reason}")
     progress(f"{'creating' if kind == 'CREATE' else 'updating'} stack {stack}; change set {request['ChangeSetName']}:")
     for line in describe_changes(cloudformation, change_set):
@@ -169,7 +177,7 @@ def deploy(cloudformation: CloudFormationClient, stack: str, template: dict[str,
     if final not in _DONE:
         raise DeployError(f"stack {stack} ended in {final} (CloudFormation rolled back); why:\n"
                           + failure_report(cloudformation, stack, started))
-    return stack_outputs(cloudformation, stack)
+    return stack_outputs(cloudformation, stack), True
 
 
 def describe_changes(cloudformation: CloudFormationClient, change_set: str) -> list[str]:

@@ -27,9 +27,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from qip.core import aws
+from qip.core.clock import iso
 from qip.tooling.errors import EngineError
 
 HOST = "127.0.0.1"
@@ -37,6 +39,21 @@ HOST = "127.0.0.1"
 SERVICES = "s3,sqs,sns,dynamodb,lambda,stepfunctions,events,iam,sts,kms,logs,cloudwatch,cloudformation,scheduler"
 STOP_GRACE_SECONDS = 15.0
 CERTIFICATE_DAYS = 825  # the longest validity TLS clients accept for a leaf certificate
+
+
+@dataclass(frozen=True)
+class UncleanStop:
+    """An engine that ended without saving its state: everything but the buckets' objects is as it
+    was at `last_clean_stop` (None: never saved; the stack itself is gone)."""
+
+    last_clean_stop: datetime | None
+
+    def describe(self) -> str:
+        since = (f"since its last clean stop ({iso(self.last_clean_stop)})" if self.last_clean_stop
+                 else "since it was first started (it never stopped cleanly)")
+        return ("the local engine stopped without saving its state (killed or crashed): objects in the "
+                "buckets are kept (written to disk when acknowledged), but queue messages, records, events, "
+                f"runs and logs {since} are lost; reconciling")
 
 
 @dataclass(frozen=True)
@@ -143,6 +160,15 @@ class Engine:
         except (OSError, subprocess.SubprocessError) as error:
             raise EngineError(f"could not make the local engine's TLS certificate with openssl: {error}") from error
         self.private_key.chmod(0o600)
+
+    def unclean_stop(self) -> UncleanStop | None:
+        """What is known of an engine of this folder that ended without a clean stop (killed, crashed,
+        hung), or None: `qip down` removes the pid file, so one left behind means the engine did not
+        save its state when it ended. Ask before `start`, which clears the evidence."""
+        if not self.pid_file.exists() or (self.pid() and self.healthy()):
+            return None
+        saved = [path.stat().st_mtime for path in (self.home / "state").glob("*.json")]
+        return UncleanStop(last_clean_stop=datetime.fromtimestamp(max(saved), UTC) if saved else None)
 
     def port_taken(self) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -11,6 +11,7 @@ from qip.cli.exits import Exit
 from qip.client.pipeline import Pipeline
 from qip.core import config
 from qip.core.errors import ConfigurationError
+from qip.core.reconciliation import summarise
 
 
 def metrics(args: argparse.Namespace) -> Exit:
@@ -39,12 +40,12 @@ def redrive(args: argparse.Namespace) -> Exit:
 
 
 def reconcile(args: argparse.Namespace) -> Exit:
-    result = Pipeline(targets.stack(args)).reconcile(args.older_than, config.PIPELINE_MAX_ATTEMPTS.get())
+    result = Pipeline(targets.stack(args)).reconcile(args.older_than, config.PIPELINE_MAX_ATTEMPTS.get(),
+                                                     uploads=args.uploads)
     if args.json:
         output.print_json(result)
     else:
-        output.console.print(f"checked {result['checked']}: {len(result['running'])} still running, "
-                      f"{len(result['requeued'])} requeued, {len(result['dead_lettered'])} dead-lettered")
+        output.console.print(summarise(result), highlight=False)
     return Exit.OK
 
 
