@@ -338,10 +338,11 @@ class Case:
     seed_name: str
     mutations: tuple[str, ...]
     data: bytes
+    seed: int = DEFAULT_SEED
 
     @property
     def label(self) -> str:
-        return f"#{self.index} {self.family}/{self.seed_name} {'+'.join(self.mutations)}"
+        return f"seed {self.seed} #{self.index} {self.family}/{self.seed_name} {'+'.join(self.mutations)}"
 
 
 def case(index: int, seed: int = DEFAULT_SEED) -> Case:
@@ -354,7 +355,7 @@ def case(index: int, seed: int = DEFAULT_SEED) -> Case:
     names = rng.choices(sorted(MUTATIONS), k=rng.choices((1, 2, 3), weights=(70, 25, 5))[0])
     for name in names:
         data = MUTATIONS[name](data, rng, family)
-    return Case(index, family, seed_name, tuple(names), bytes(data))
+    return Case(index, family, seed_name, tuple(names), bytes(data), seed)
 
 
 def cases(count: int, seed: int = DEFAULT_SEED) -> list[Case]:
@@ -433,25 +434,29 @@ class Outcome:
 
 def run(batch: list[Case], workers: int | None = None, target: str = RUN_CASE,
         deadline: int = DEADLINE_SECONDS, memory: int = MEMORY_LIMIT) -> list[Outcome]:
-    """Every case's outcome, in order, from ``workers`` processes (default: one per core)."""
+    """Every case's outcome, in the batch's order, from ``workers`` processes (default: one per core)."""
     if not batch:
         return []
     count = max(1, min(workers or _cores(), len(batch)))
-    shares = [batch[i::count] for i in range(count)]
+    numbered = list(enumerate(batch))
+    shares = [numbered[i::count] for i in range(count)]
+    found: dict[int, Outcome] = {}
     with ThreadPoolExecutor(count) as pool:
-        found = [o for share in pool.map(lambda s: _run_share(s, target, deadline, memory), shares) for o in share]
-    return sorted(found, key=lambda o: o.case.index)
+        for share in pool.map(lambda s: _run_share(s, target, deadline, memory), shares):
+            found.update(share)
+    return [found[position] for position in range(len(batch))]
 
 
-def _run_share(share: list[Case], target: str, deadline: int, memory: int) -> list[Outcome]:
+def _run_share(share: list[tuple[int, Case]], target: str, deadline: int, memory: int) -> dict[int, Outcome]:
+    """{position in the batch: outcome} for one worker's share, restarting the worker after a death."""
     outcomes: dict[int, Outcome] = {}
     pending = list(share)
-    by_index = {c.index: c for c in share}
+    by_position = dict(share)
     while pending:
         worker = subprocess.Popen(
             [sys.executable, "-m", "tests.imaging_fuzz", "--worker", target, str(deadline), str(memory)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=_worker_env())
-        payload = pickle.dumps([(c.index, c.data) for c in pending])
+        payload = pickle.dumps([(position, c.data) for position, c in pending])
         try:
             out, err = worker.communicate(payload, timeout=deadline * len(pending) + 60)
         except subprocess.TimeoutExpired:  # the alarm should have ended it: a last resort
@@ -463,15 +468,15 @@ def _run_share(share: list[Case], target: str, deadline: int, memory: int) -> li
                                f"{err.decode(errors='replace')[-2000:]}")
         for line in lines[1:]:
             try:
-                index, kind, detail = json.loads(line)
+                position, kind, detail = json.loads(line)
             except ValueError:  # a line cut short as the worker died
                 continue
-            outcomes[index] = Outcome(by_index[index], kind, detail)
-        pending = [c for c in pending if c.index not in outcomes]
+            outcomes[position] = Outcome(by_position[position], kind, detail)
+        pending = [(position, c) for position, c in pending if position not in outcomes]
         if pending:  # the worker died on the first case it did not answer
-            outcomes[pending[0].index] = Outcome(pending[0], FAILURE, _death(worker.returncode, err, deadline))
-            pending = pending[1:]
-    return list(outcomes.values())
+            position, died_on = pending.pop(0)
+            outcomes[position] = Outcome(died_on, FAILURE, _death(worker.returncode, err, deadline))
+    return outcomes
 
 
 def _death(returncode: int, stderr: bytes, deadline: int) -> str:
@@ -498,8 +503,8 @@ def _cores() -> int:
 
 
 def worker(target: str, deadline: int, memory: int) -> None:
-    """Read pickled ``[(index, bytes)]`` from stdin; print one JSON ``[index, kind, detail]`` per
-    case. SIGALRM keeps its default action: a case past the deadline ends the process."""
+    """Read pickled ``[(position, bytes)]`` from stdin; print one JSON ``[position, kind, detail]``
+    per case. SIGALRM keeps its default action: a case past the deadline ends the process."""
     module, _, name = target.partition(":")
     call: Callable[[bytes], tuple[str, str]] = getattr(importlib.import_module(module), name)
     batch = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - written by our own parent
@@ -507,11 +512,11 @@ def worker(target: str, deadline: int, memory: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # even if the parent ignored it
     sys.stdout.write(READY + "\n")
-    for index, data in batch:
+    for position, data in batch:
         signal.alarm(deadline)
         kind, detail = call(data)
         signal.alarm(0)
-        sys.stdout.write(json.dumps([index, kind, detail]) + "\n")
+        sys.stdout.write(json.dumps([position, kind, detail]) + "\n")
         sys.stdout.flush()
 
 
@@ -546,7 +551,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [case(i, args.seed) for i in args.case] if args.case else cases(args.count, args.seed)
     outcomes = run(chosen, args.workers)
     print(summary(outcomes))
-    print(f"seed {args.seed}, {time.perf_counter() - started:.1f} s")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+    print(f"seed {args.seed}, {time.perf_counter() - started:.1f} s, largest worker RSS {peak:.0f} MiB "
+          f"(limit: {MEMORY_LIMIT // 2 ** 20} MiB of address space, {DEADLINE_SECONDS} s a file)")
     failures = [o for o in outcomes if o.kind == FAILURE]
     if args.save and failures:
         args.save.mkdir(parents=True, exist_ok=True)
