@@ -201,6 +201,35 @@ def make_animated(fmt: str, frames: int = 3, size: tuple[int, int] = (48, 32)) -
     return save(images[0], fmt, save_all=True, append_images=images[1:], duration=100, loop=0)
 
 
+# --- AVIF ------------------------------------------------------------------------------------
+
+def bmff_boxes(data: bytes) -> dict[bytes, tuple[int, int]]:
+    """Top-level ISO BMFF boxes: {kind: (offset, size)}."""
+    found, pos = {}, 0
+    while pos + 8 <= len(data):
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        found[kind] = (pos, size)
+        pos += max(size, 8)
+    return found
+
+
+def make_avif_with_damaged_pixels() -> bytes:
+    """A valid AVIF whose coded pixels (the ``mdat`` payload) are zeroed: it parses, libavif's
+    decode of frame 0 fails ("Decoding of color planes failed")."""
+    data = bytearray(save(upright(64, 48), "AVIF", quality=70))
+    start, size = bmff_boxes(bytes(data))[b"mdat"]
+    data[start + 8:start + size] = bytes(size - 8)
+    return bytes(data)
+
+
+def make_avif_without_its_primary_item() -> bytes:
+    """A valid AVIF whose ``pitm`` names an item that does not exist: parsing fails in Image.open
+    ("Missing or empty image item")."""
+    data = bytearray(save(upright(64, 48), "AVIF", quality=70))
+    struct.pack_into(">H", data, data.index(b"pitm") + 8, 0x777)
+    return bytes(data)
+
+
 # --- colour profiles -------------------------------------------------------------------------
 
 def _s15(value: float) -> bytes:
@@ -299,6 +328,7 @@ def bad_images() -> dict[str, tuple[bytes, str]]:
         "truncated_jpeg": (jpeg[: len(jpeg) // 2], "truncated"),
         "truncated_png": (png[: len(png) // 2], "truncated"),
         "corrupt_png": (make_corrupt_png(), "corrupt"),
+        "corrupt_avif": (make_avif_with_damaged_pixels(), "corrupt"),
         "png_header_60000x60000": (make_png_header_bomb(), "too_many_pixels"),
         "gif_too_many_frames": (make_gif_frames(501), "too_many_frames"),
         "svg_with_script": (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" '

@@ -118,6 +118,32 @@ def test_rejected_verdict_then_tracker_gives_a_rejected_record(aws, store, sampl
     assert view["status"] == REJECTED and view["reason_code"] == "truncated"
 
 
+def test_a_corrupt_avif_is_a_rejected_verdict_not_a_retried_error(aws, store, sample_event, lambda_context,
+                                                                  uploaded):
+    image = uploaded(corpus.make_avif_with_damaged_pixels(), "image/avif")
+    result = validate.handler(step_input(sample_event, "validate", image), lambda_context)
+    assert result["verdict"] == "rejected" and result["reason_code"] == "corrupt"
+    assert "Failed to decode frame 0" in result["reason"]
+    assert "last_error" not in store.get(KEY)
+
+
+def test_running_out_of_memory_while_decoding_is_a_transient_error_the_state_machine_retries(
+        aws, store, sample_event, lambda_context, uploaded, monkeypatch):
+    from PIL import AvifImagePlugin
+
+    from qip.core.errors import TransientError
+
+    def load(self):
+        raise MemoryError
+
+    monkeypatch.setattr(AvifImagePlugin.AvifImageFile, "load", load)
+    image = uploaded(corpus.save(corpus.photo(64, 48), "AVIF", quality=70), "image/avif")
+    with pytest.raises(TransientError, match="out of memory decoding AVIF"):
+        validate.handler(step_input(sample_event, "validate", image), lambda_context)
+    error = store.get(KEY)["last_error"]
+    assert error["stage"] == "validate" and error["retryable"] is True
+
+
 # ---------------------------------------------------------------------- extract_metadata
 def test_extract_metadata_keeps_the_record_full_and_the_result_small(aws, store, sample_event, lambda_context,
                                                                     uploaded):

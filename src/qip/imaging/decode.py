@@ -2,6 +2,20 @@
 
 Every check that can be made from the header is made before any pixel is decoded. Decoding is strict:
 ``ImageFile.LOAD_TRUNCATED_IMAGES`` must stay False, and a full ``load()`` is what detects truncation.
+
+A decoder error is a verdict on the file (an ``InvalidImageError``: REJECTED, never retried); a
+failure of the machine is not (``ImageProcessingError``: the step raises ``TransientError``, which the
+state machine retries with backoff, then FAILED). They are told apart by what is raised:
+
+- ``_DECODE_ERRORS`` (what Pillow and its plugins raise on bad data) are the file's fault;
+- a ``RuntimeError`` is the file's fault only when it is a decoder's verdict worded as such (see
+  ``_decoder_verdict``: Pillow's AVIF plugin raises libavif's parse and decode failures as
+  RuntimeError), never when its result is the machine's (out of memory, no codec);
+- ``MemoryError``, and every other exception, stays an ``ImageProcessingError`` (retried: a bigger or
+  less busy environment may succeed);
+- a decode that runs too long is not seen here at all: the Lambda times out and Step Functions
+  retries the task on ``Sandbox.Timedout``/``States.Timeout`` (the Retry of every Task in
+  ``statemachine/pipeline.asl.json``), then ends FAILED.
 """
 
 from __future__ import annotations
@@ -19,6 +33,7 @@ from .exceptions import (
     CorruptImageError,
     ImageProcessingError,
     ImageTooLargeError,
+    InvalidImageError,
     MetadataTooLargeError,
     NotAnImageError,
     TooManyFramesError,
@@ -39,6 +54,16 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyErr
 
 
 _TRUNCATION_WORDS = ("truncat", "end of file", "premature end")
+
+_DECODER_FAILURE_WORDING = ("failed to decode", "conversion from yuv failed")
+"""How Pillow's AVIF plugin (``_avif.c``) words the RuntimeError it raises when libavif fails on the
+data: "Failed to decode image: <result>" (parsing, in ``Image.open``), "Failed to decode frame N:
+<result>" and "Conversion from YUV failed: <result>" (``load()``). pillow-heif raises libheif's
+decoding errors as ValueError/EOFError/SyntaxError (in ``_DECODE_ERRORS``); its RuntimeErrors are
+allocation and internal errors, so none of its wording is here."""
+_MACHINE_RESULTS = ("out of memory", "no codec available")
+"""libavif results that are about this machine or build, not the file: they stay transient (or a
+bug to look at), even in a decoder's wording."""
 
 
 @dataclass
@@ -112,6 +137,11 @@ def _open_header(data: bytes, fmt: str) -> Image.Image:
             return Image.open(io.BytesIO(data), formats=[PIL_FORMATS[fmt]])
     except Image.DecompressionBombError as exc:
         raise TooManyPixelsError(f"{name} header declares too many pixels: {exc}") from exc
+    except RuntimeError as exc:
+        verdict = _decoder_verdict(exc, name)
+        if verdict is None:
+            raise
+        raise verdict from exc
     except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
         if "unsupported" in str(exc).lower():  # e.g. a HEIF coded with a codec we lack
             raise UnsupportedFormatError(f"unsupported {name} variant: {exc}") from exc
@@ -153,6 +183,11 @@ def load_strict(source: Source, min_size: tuple[int, int] | None = None) -> Imag
         raise TooManyPixelsError(f"{name} frame has too many pixels: {exc}") from exc
     except MemoryError as exc:
         raise ImageProcessingError(f"out of memory decoding {name}") from exc
+    except RuntimeError as exc:
+        verdict = _decoder_verdict(exc, name)
+        if verdict is None:
+            raise
+        raise verdict from exc
     except _DECODE_ERRORS as exc:
         message = str(exc).strip() or type(exc).__name__
         if "unsupported" in message.lower():
@@ -161,3 +196,20 @@ def load_strict(source: Source, min_size: tuple[int, int] | None = None) -> Imag
             raise TruncatedImageError(f"truncated {name}: {message}") from exc
         raise CorruptImageError(f"corrupt {name}: {message}") from exc
     return image
+
+
+def _decoder_verdict(error: RuntimeError, name: str) -> InvalidImageError | None:
+    """The rejection a decoder's RuntimeError stands for, or None when it is not one (it then
+    propagates, and the operation reports it as a retryable ``ImageProcessingError``).
+
+    Only the wording of a decoder's failure on the data counts (``_DECODER_FAILURE_WORDING``), and
+    not when its result is the machine's (``_MACHINE_RESULTS``). libavif's "Not implemented" is a
+    feature the file uses that the decoder lacks: an unsupported variant, not a corrupt file.
+    """
+    message = str(error).strip()
+    lowered = message.lower()
+    if not lowered.startswith(_DECODER_FAILURE_WORDING) or any(w in lowered for w in _MACHINE_RESULTS):
+        return None
+    if "not implemented" in lowered:
+        return UnsupportedFormatError(f"unsupported {name} variant: {message}")
+    return CorruptImageError(f"corrupt {name}: {message}")

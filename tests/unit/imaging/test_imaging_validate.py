@@ -19,6 +19,7 @@ from qip.imaging.exceptions import (
     TooManyFramesError,
     TooManyPixelsError,
     TruncatedImageError,
+    UnsupportedFormatError,
 )
 from tests import imaging_corpus as corpus
 
@@ -176,3 +177,43 @@ def test_unexpected_failures_are_retryable_and_keep_their_cause(
         resize(good["jpeg_baseline"])
     assert isinstance(caught.value.__cause__, RuntimeError)
     assert not isinstance(caught.value, InvalidImageError)
+
+
+# --- decoder errors: the file's fault (rejected) or the machine's (retried) -------------------
+
+@pytest.mark.parametrize(("make", "wording"), [(corpus.make_avif_with_damaged_pixels, "Failed to decode frame 0"),
+                                                (corpus.make_avif_without_its_primary_item, "Failed to decode image")])
+def test_a_corrupt_avif_is_rejected_as_corrupt_not_retried(make, wording: str) -> None:
+    with pytest.raises(CorruptImageError, match=f"corrupt AVIF: {wording}") as caught:
+        validate(make())
+    assert caught.value.reason_code == "corrupt"
+    assert isinstance(caught.value.__cause__, RuntimeError)  # what Pillow's AVIF plugin raised
+
+
+@pytest.mark.parametrize("raised", [MemoryError(), RuntimeError("Failed to decode frame 0: Out of memory"),
+                                    RuntimeError("Pixel allocation failed: Out of memory"),
+                                    RuntimeError("Failed to decode image: No codec available"),
+                                    RuntimeError("something else went wrong")])
+def test_a_machine_failure_inside_decoding_stays_retryable(
+        monkeypatch: pytest.MonkeyPatch, good: dict[str, bytes], raised: BaseException) -> None:
+    from PIL import AvifImagePlugin
+
+    def load(self: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(AvifImagePlugin.AvifImageFile, "load", load)
+    with pytest.raises(ImageProcessingError) as caught:
+        validate(good["avif"])
+    assert not isinstance(caught.value, InvalidImageError)
+
+
+def test_an_unimplemented_avif_feature_is_an_unsupported_variant(
+        monkeypatch: pytest.MonkeyPatch, good: dict[str, bytes]) -> None:
+    from PIL import AvifImagePlugin
+
+    def load(self: object) -> None:
+        raise RuntimeError("Failed to decode frame 0: Not implemented")
+
+    monkeypatch.setattr(AvifImagePlugin.AvifImageFile, "load", load)
+    with pytest.raises(UnsupportedFormatError, match="unsupported AVIF variant"):
+        validate(good["avif"])
