@@ -6,9 +6,10 @@ a run still going is left alone; otherwise the image is queued again as a new at
 the attempts are spent, recorded FAILED for good and sent to the dead-letter queue. Run by a
 scheduled function in the stack and by `qip reconcile`.
 
-Two repairs are for a crash that lost what the engine had acknowledged (the local engine keeps
-objects on disk as it writes them, but its queues, tables and runs only from its last clean
-stop), and run when asked (`qip reconcile --uploads`, and `qip up` after an unclean stop):
+Two repairs are for what a stopped engine lost (the local engine keeps objects on disk as it
+writes them, but its queues, tables and runs only from its last clean stop, and drops events not
+yet delivered even then); they run when asked (`qip reconcile --uploads`, and `qip up` after each
+start of the engine):
 - the upload sweep pages through the upload bucket and queues an "Object Created" event for
   each object that has no record at all, as if its lost event had arrived;
 - runs started before `orphaned_before` (the engine's restart) that it still calls RUNNING have
