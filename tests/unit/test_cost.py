@@ -117,3 +117,16 @@ def test_item_sizes_follow_dynamodb_rules():
     assert cost.item_bytes({"ab": "xyz"}) == 3 + 2 + 3
     assert cost.item_bytes({"b": Binary(b"\0" * 100)}) == 3 + 1 + 100
     assert cost.item_bytes({"n": 12345}) == 3 + 1 + 4
+
+
+def test_only_the_runs_own_executions_are_counted_whatever_their_attempt_or_generation():
+    from qip.core import layout
+    record = {"bucket": "uploads", "image_key": "cost-run/1/000.jpg", "sequencer": "0" * 16 + "18A2B3",
+              "etag": "e", "size": 10}
+    stems = cost.run_names([record])
+    own = [layout.execution_name("uploads", "cost-run/1/000.jpg", "18A2B3", attempt, generation)
+           for attempt in (1, 2) for generation in (0, 3)]
+    other = [layout.execution_name("uploads", "cost-run/1/000.jpg", "18A2B4", 1),  # a later upload of the key
+             layout.execution_name("uploads", "cost-run/1/001.jpg", "18A2B3", 1)]
+    assert all(name.startswith(stems) for name in own)
+    assert not any(name.startswith(stems) for name in other)

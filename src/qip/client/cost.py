@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from qip.client.stack import StackInfo
-from qip.core import aws
+from qip.core import aws, layout
 from qip.core.audit_trail import AuditTrail
+from qip.core.model import ImagePointer
 from qip.core.store import MetadataStore
 
 PRICES = Path(__file__).with_name("prices-us-east-1.json")
@@ -85,6 +86,7 @@ class Run:
     workflow: str = "STANDARD"  # the deployed state machine's type
     batching: dict[str, tuple[int, int]] = field(default_factory=dict)  # function -> (BatchSize, window s)
     indexes: list[IndexUse] = field(default_factory=list)  # the metadata table's, as deployed
+    other_executions: int = 0  # runs of other uploads during the run: the functions' counts include them
 
     def calls(self, *names: str) -> Counter[str]:
         total: Counter[str] = Counter()
@@ -116,15 +118,15 @@ def collect(info: StackInfo, keys: list[str], since: float) -> Run:
                               arch=(config.get("Architectures") or ["x86_64"])[0])
             _read_log(logs, f"/aws/lambda/{config['FunctionName']}", int(since * 1000), use)
             functions[config["FunctionName"].removeprefix(prefix)] = use
-    executions, transitions, durations = _executions(info, since)
+    store = MetadataStore(aws.table(info.metadata_table, info.endpoint_url, info.region))
+    records = [r for k in keys if (r := store.get(k)) is not None]
+    executions, others, transitions, durations = _executions(info, since, records)
     workflow = str(info.client("stepfunctions").describe_state_machine(
         stateMachineArn=info.state_machine_arn).get("type", "STANDARD"))
     batching = {}
     for mapping in lambda_client.list_event_source_mappings()["EventSourceMappings"]:
         name = mapping["FunctionArn"].rsplit(":", 1)[-1].removeprefix(prefix)
         batching[name] = (int(mapping.get("BatchSize", 10)), int(mapping.get("MaximumBatchingWindowInSeconds", 0)))
-    store = MetadataStore(aws.table(info.metadata_table, info.endpoint_url, info.region))
-    records = [r for k in keys if (r := store.get(k)) is not None]
     done = [r for r in records if r.get("status") == "COMPLETED"]
     table = info.client("dynamodb").describe_table(TableName=info.metadata_table)["Table"]
     trail = AuditTrail(aws.table(info.audit_table, info.endpoint_url, info.region))
@@ -148,7 +150,7 @@ def collect(info: StackInfo, keys: list[str], since: float) -> Run:
         archived={"original": original / images, "derivatives": derivatives / images,
                   "derivative_count": count / images},
         tables={"metadata": info.metadata_table, "audit": info.audit_table},
-        workflow=workflow, batching=batching, indexes=index_uses(table, records),
+        workflow=workflow, batching=batching, indexes=index_uses(table, records), other_executions=others,
     )
 
 
@@ -193,19 +195,33 @@ def _read_log(logs: Any, group: str, since_ms: int, use: FunctionUse) -> None:
                 use.info_log_bytes += size
 
 
-def _executions(info: StackInfo, since: float) -> tuple[int, int, list[float]]:
+def run_names(records: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The execution-name stems of the records' uploads: every run of one of them (any attempt,
+    any generation) starts with its stem, and no run of another upload does."""
+    return tuple(layout.execution_name_of(ImagePointer.from_record(r, attempt=1)).removesuffix("-a1") + "-"
+                 for r in records)
+
+
+def _executions(info: StackInfo, since: float,
+                records: Sequence[Mapping[str, Any]]) -> tuple[int, int, int, list[float]]:
+    """The runs of the records' uploads (count, transitions, durations), and how many runs of other
+    uploads started in the same window (their work is not counted here, but is in the functions' logs)."""
     sfn = info.client("stepfunctions")
-    count, transitions, durations = 0, 0, []
+    stems = run_names(records)
+    count, others, transitions, durations = 0, 0, 0, []
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=info.state_machine_arn):
         for execution in page["executions"]:
             if execution["startDate"].timestamp() < since - 1:
+                continue
+            if not execution["name"].startswith(stems):
+                others += 1
                 continue
             count += 1
             if execution.get("stopDate"):
                 durations.append((execution["stopDate"] - execution["startDate"]).total_seconds() * 1000)
             for history in sfn.get_paginator("get_execution_history").paginate(executionArn=execution["executionArn"]):
                 transitions += sum(1 for e in history["events"] if e["type"].endswith("StateEntered"))
-    return count, transitions, durations
+    return count, others, transitions, durations
 
 
 def item_bytes(value: Any) -> int:
@@ -406,7 +422,8 @@ def report(run: Run, price: dict[str, Any], options: Options = DEFAULT) -> dict[
         "per_million_usd": round(total, 2),
         "options": {**options.__dict__, "workflow": options.workflow or run.workflow},
         "prices": {"region": price["region"], "as_of": price["as_of"], "free_tiers": "left out"},
-        "run": {"images": run.images, "executions": run.executions, "transitions_per_image":
+        "run": {"images": run.images, "executions": run.executions, "other_executions": run.other_executions,
+                "transitions_per_image":
                 round(run.transitions / max(run.images, 1), 2),
                 "invocations_per_image": {k: round(v.invocations / max(run.images, 1), 2)
                                           for k, v in run.functions.items() if v.invocations},

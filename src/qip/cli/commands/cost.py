@@ -69,6 +69,10 @@ def cost(args: argparse.Namespace) -> Exit:
     output.out.print(f"a year of storage: ${report['storage_year_per_million_usd']:.2f} per million images")
     for label, usd in report["choices_per_million_usd"].items():
         output.out.print(f"  {label}: ${usd:.2f}")
+    if run.other_executions:
+        output.console.print(f"[yellow]note:[/] {run.other_executions} runs of other uploads were on the stack "
+                             "during the measurement; the functions' counts include their work. "
+                             "Run `qip cost` on an idle stack for exact figures.")
     return Exit.OK
 
 
