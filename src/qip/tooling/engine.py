@@ -81,6 +81,11 @@ class Engine:
         return self.home / "engine.pid"
 
     @property
+    def port_file(self) -> Path:
+        """The port this state folder's engine serves on: fixed once the folder is first used."""
+        return self.home / "engine.port"
+
+    @property
     def log_file(self) -> Path:
         return self.home / "engine.log"
 
@@ -170,6 +175,24 @@ class Engine:
         saved = [path.stat().st_mtime for path in (self.home / "state").glob("*.json")]
         return UncleanStop(last_clean_stop=datetime.fromtimestamp(max(saved), UTC) if saved else None)
 
+    def check_port(self) -> None:
+        """Refuse another port than the one this state folder was first used with.
+
+        The engine names its port in every queue URL it keeps (the stack's outputs, the functions'
+        settings, its own queue store), and cannot move them: on another port the uploads' events
+        reach no queue and nothing is processed. A folder from before this check adopts its port.
+        """
+        try:
+            first = int(self.port_file.read_text().strip())
+        except (OSError, ValueError):
+            return
+        if first != self.port:
+            raise EngineError(
+                f"the state folder {self.home} belongs to an engine on port {first}, not {self.port}: the engine "
+                f"keeps its queues at URLs that name the port and cannot move them. Use --port {first} (or "
+                f"QIP_PORT={first}), or give port {self.port} a state folder of its own with --home DIR (or QIP_HOME)"
+            )
+
     def port_taken(self) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             return probe.connect_ex((HOST, self.port)) == 0
@@ -177,6 +200,7 @@ class Engine:
     # ------------------------------------------------------------------ start / stop
     def start(self, timeout: float = 60.0, extra_env: dict[str, str] | None = None) -> bool:
         """Start the engine unless ours already runs; True if it was started now."""
+        self.check_port()  # before anything: an engine of this folder may be running on its own port
         if self.pid() and self.healthy():
             return False
         if self.pid():  # ours, but not answering: a crash or a hang; clear it and start again
@@ -188,6 +212,7 @@ class Engine:
             )
         for folder in ("state", "s3", "tmp"):
             (self.home / folder).mkdir(parents=True, exist_ok=True)
+        self.port_file.write_text(f"{self.port}\n")
         self.ensure_certificate()
         log = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child process
         process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
