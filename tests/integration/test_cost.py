@@ -24,6 +24,13 @@ def test_qip_cost_prices_what_a_real_run_did(stack, capsys):
     services = {t["service"] for t in report["terms"]}
     assert services >= {"Lambda", "Step Functions", "EventBridge", "SNS", "SQS", "DynamoDB", "S3", "CloudWatch Logs"}
     assert abs(report["per_million_usd"] - sum(t["per_million_usd"] for t in report["terms"])) < 0.2
+    # DynamoDB's units are the ones it counted itself, request by request (ReturnConsumedCapacity):
+    units = {t["what"].split(" (")[0]: t["per_image"] for t in report["terms"] if t["service"] == "DynamoDB"}
+    assert units["metadata writes"] >= 8  # UPLOADED, PROCESSING, five stages, COMPLETED: a unit each at least
+    assert units["index by-status writes"] == 5  # keys only: made once, moved twice (a delete and a put each)
+    assert units["index by-upload-date writes"] == 1  # keys only: written when the record is made, never again
+    assert not any(t["service"] == "KMS" for t in report["terms"])  # SNS reuses its data keys: a monthly cost
+    assert any(label.startswith("KMS: SNS data keys") for label in report["fixed_monthly_usd"])
     assert report["per_million_usd"] > 0 and report["storage_year_per_million_usd"] > 0
     assert report["options"]["workflow"] == "EXPRESS"  # the template's default, as deployed
     assert set(report["choices_per_million_usd"]) >= {"Standard workflows", "Express workflows", "audit trail off"}

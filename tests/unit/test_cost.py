@@ -3,7 +3,6 @@ the local engine in tests/integration/test_cost.py)."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 
 import pytest
@@ -19,10 +18,12 @@ def run(**changes) -> cost.Run:
         "validate": cost.FunctionUse(invocations=10, ms=1000.0, memory_mb=1024, arch="x86_64",
                                      calls=Counter({"s3.GetObject": 10, "events.PutEvents": 20, "sns.Publish": 10}),
                                      units=Counter({"events.entries_64kb": 20, "sns.publish_64kb": 10,
-                                                    "dynamodb.items_written.meta": 10}),
+                                                    "dynamodb.wcu.meta": 30, "dynamodb.wcu.meta/by-status": 50,
+                                                    "dynamodb.wcu.meta/by-key": 10, "dynamodb.rcu.meta": 20,
+                                                    "dynamodb.rcu.meta/by-status": 5}),
                                      log_bytes=10_000, info_log_bytes=4_000),
         "audit": cost.FunctionUse(invocations=100, ms=500.0, memory_mb=256, arch="x86_64",
-                                  units=Counter({"dynamodb.items_written.audit": 210})),
+                                  units=Counter({"dynamodb.wcu.audit": 210})),
     }
     fields = {"images": 10, "functions": functions, "executions": 10, "transitions": 100,
               "execution_ms": [1234.0] * 10, "record_bytes": 2600.0, "audit_item_bytes": 900.0, "audit_items": 210,
@@ -54,16 +55,20 @@ def test_lambda_is_priced_from_measured_ms_and_configured_memory_on_the_chosen_a
     assert gb_s.unit_usd == PRICES["lambda"]["gb_second"]["arm64"]
 
 
-def test_metadata_writes_count_the_item_size_and_each_index_entry_with_its_key_moves():
-    indexes = [cost.IndexUse("by-status", "ALL", 2600.0, moves=2.0),
-               cost.IndexUse("by-key", "INCLUDE", 300.0, moves=0.0)]
+def test_dynamodb_is_priced_from_the_units_dynamodb_itself_counted_per_table_and_index():
+    indexes = [cost.IndexUse("by-status", "KEYS_ONLY", 120.0), cost.IndexUse("by-key", "INCLUDE", 300.0),
+               cost.IndexUse("by-upload-date", "KEYS_ONLY", 110.0)]
     found = cost.terms(run(indexes=indexes), PRICES)
-    assert term(found, "metadata writes").per_image == pytest.approx(1 * math.ceil(2600 / 1024))
-    assert term(found, "index by-status writes").per_image == pytest.approx((1 + 2) * 3)  # each move deletes too
-    assert term(found, "index by-key writes").per_image == pytest.approx(1 * 1)
+    unit = PRICES["dynamodb"]["write_request_unit"]
+    assert term(found, "metadata writes").per_million_usd == pytest.approx(3 * unit * 1e6)
+    assert term(found, "index by-status writes").per_image == pytest.approx(5)
+    assert term(found, "index by-key writes").per_image == pytest.approx(1)
+    assert not any(t.what.startswith("index by-upload-date") for t in found)  # nothing written: no term
+    assert term(found, "metadata reads").per_image == pytest.approx(2.5)  # the table's and its indexes'
+    assert term(found, "audit writes").per_image == pytest.approx(21)
 
 
-def test_index_entries_are_sized_by_projection_and_moves_counted_from_the_status_history():
+def test_index_entries_are_sized_by_projection_for_their_storage():
     table = {"KeySchema": [{"AttributeName": "image_key", "KeyType": "HASH"}],
              "GlobalSecondaryIndexes": [
                  {"IndexName": "by-status", "Projection": {"ProjectionType": "ALL"},
@@ -73,13 +78,20 @@ def test_index_entries_are_sized_by_projection_and_moves_counted_from_the_status
                  {"IndexName": "by-day", "Projection": {"ProjectionType": "KEYS_ONLY"},
                   "KeySchema": [{"AttributeName": "upload_date"}]}]}
     record = {"image_key": "a.jpg", "bucket": "up", "status": "COMPLETED", "uploaded_at": "2026-12-02T10:00:00Z",
-              "metadata": {"exif": "x" * 1000},
-              "history": [{"status": s, "at": "t"} for s in ("UPLOADED", "PROCESSING", "COMPLETED")]}
+              "metadata": {"exif": "x" * 1000}}
     by_status, by_key, by_day = cost.index_uses(table, [record])
-    assert (by_status.entry_bytes, by_status.moves) == (cost.item_bytes(record), 2)
+    assert by_status.entry_bytes == cost.item_bytes(record)
     subset = {k: record[k] for k in ("image_key", "bucket", "status")}
-    assert (by_key.entry_bytes, by_key.moves) == (cost.item_bytes(subset) + 100, 0)
-    assert (by_day.entry_bytes, by_day.moves) == (0.0, 0.0)  # sparse: no record has upload_date
+    assert by_key.entry_bytes == cost.item_bytes(subset) + 100
+    assert by_day.entry_bytes == 0.0  # sparse: no record has upload_date
+
+
+def test_kms_for_the_encrypted_topic_is_a_monthly_cost_per_publishing_function_not_per_image():
+    assert not any(t.service == "KMS" for t in cost.terms(run(), PRICES))
+    fixed = cost.report(run(), PRICES)["fixed_monthly_usd"]
+    (label,) = [label for label in fixed if label.startswith("KMS: SNS data keys")]
+    assert "1 publishing functions" in label  # validate is the only one that published in this run
+    assert fixed[label] == pytest.approx(round(30 * 86400 / 300 * 2 * 1 * PRICES["kms"]["request"], 2))
 
 
 def test_a_batching_window_prices_full_audit_batches_and_no_window_prices_what_ran():

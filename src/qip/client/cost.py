@@ -6,7 +6,9 @@ Counting comes from what the run really did, never from a list kept by hand:
   local engine (`qip.functions.runtime.invocation_line`), read back from the function's log;
 - the configured memory and architecture of each function, from the deployed functions;
 - Step Functions state transitions and execution durations, from the executions' histories;
-- DynamoDB item sizes from the store and the audit table; stored bytes from the buckets;
+- DynamoDB read and write units as DynamoDB itself counted them for each request (its consumed
+  capacity, by table and by index; the handler frame's closing line carries them), item sizes
+  from the store and the audit table for storage; stored bytes from the buckets;
 - log bytes from the function log groups (the closing lines themselves are left out: AWS's own
   REPORT line is not billed as ingestion of ours).
 What the services do on their own is derived from those counts by rule: EventBridge delivers each
@@ -54,18 +56,12 @@ class FunctionUse:
 
 @dataclass(frozen=True)
 class IndexUse:
-    """One global secondary index of the metadata table, as deployed, and what the run wrote to it.
-
-    DynamoDB writes an index entry each time a write to the item changes the index's key or a
-    projected attribute, and a write that changes the index's key also deletes the old entry: one
-    more write. Counted here: one entry write per record write (exact for projection ALL, whose
-    entries change with every write; an upper bound for the others) plus one per key change.
-    """
+    """One global secondary index of the metadata table, as deployed: its writes are counted by
+    DynamoDB itself (`dynamodb.wcu.<table>/<index>`); its entries' size prices their storage."""
 
     name: str
     projection: str  # ALL, KEYS_ONLY or INCLUDE
     entry_bytes: float  # mean size of an entry as DynamoDB bills it
-    moves: float  # per image: writes that changed the index's key
 
 
 @dataclass
@@ -165,9 +161,7 @@ def index_uses(table: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -
         entries = [r for r in records if all(k in r for k in keys)]  # an index holds only items with its keys
         sizes = [item_bytes(r) if projection == "ALL" else
                  item_bytes({k: v for k, v in r.items() if k in listed}) + INDEX_ENTRY_OVERHEAD for r in entries]
-        # The records' history lists each status they took: a key on `status` moved once per change.
-        moves = [max(len(r.get("history") or []) - 1, 0) if "status" in keys else 0 for r in entries]
-        uses.append(IndexUse(index["IndexName"], projection, _mean(sizes), _mean(moves)))
+        uses.append(IndexUse(index["IndexName"], projection, _mean(sizes)))
     return uses
 
 
@@ -335,30 +329,26 @@ def terms(run: Run, price: dict[str, Any], options: Options = DEFAULT) -> list[T
     if options.audit:
         out.append(Term("SQS", "EventBridge deliveries to the audit queue", bus_events + 1.0, sqs))
     ddb = price["dynamodb"]
-    metadata, record_ru = run.tables["metadata"], math.ceil(max(run.record_bytes, 1) / (4 * KB))
-    record_writes = units[f"dynamodb.items_written.{metadata}"] / n
-    out.append(Term("DynamoDB", f"metadata writes ({run.record_bytes / KB:.1f} KB item)",
-                    record_writes * math.ceil(max(run.record_bytes, 1) / KB), ddb["write_request_unit"]))
+    metadata, audit = run.tables["metadata"], run.tables["audit"]
+    out.append(Term("DynamoDB", f"metadata writes ({run.record_bytes / KB:.1f} KB final item)",
+                    units[f"dynamodb.wcu.{metadata}"] / n, ddb["write_request_unit"]))
     for index in run.indexes:
-        out.append(Term("DynamoDB", f"index {index.name} writes ({index.projection}, "
-                                    f"{index.entry_bytes / KB:.1f} KB entry)",
-                        (record_writes + index.moves) * math.ceil(max(index.entry_bytes, 1) / KB),
-                        ddb["write_request_unit"]))
-    out.append(Term("DynamoDB", "metadata reads (strongly consistent)",
-                    units[f"dynamodb.items_read.{metadata}"] / n * record_ru, ddb["read_request_unit"]))
+        out.append(Term("DynamoDB", f"index {index.name} writes ({index.projection})",
+                        units[f"dynamodb.wcu.{metadata}/{index.name}"] / n, ddb["write_request_unit"]))
+    reads = sum(v for k, v in units.items()
+                if k == f"dynamodb.rcu.{metadata}" or k.startswith(f"dynamodb.rcu.{metadata}/"))
+    out.append(Term("DynamoDB", "metadata reads", reads / n, ddb["read_request_unit"]))
     if options.audit:
         out.append(Term("DynamoDB", f"audit writes ({run.audit_item_bytes / KB:.1f} KB item)",
-                        units[f"dynamodb.items_written.{run.tables['audit']}"] / n
-                        * math.ceil(max(run.audit_item_bytes, 1) / KB), ddb["write_request_unit"]))
+                        units[f"dynamodb.wcu.{audit}"] / n, ddb["write_request_unit"]))
     s3 = price["s3"]["standard"]
     out.append(Term("S3", "PUT and COPY (with the user's upload)",
                     (calls["s3.PutObject"] + calls["s3.CopyObject"]) / n + 1.0, s3["put"]))
     out.append(Term("S3", "GET and HEAD", (calls["s3.GetObject"] + calls["s3.HeadObject"]) / n, s3["get"]))
-    # SNS encrypts each publish under the topic's key (no documented data-key cache: counted per
-    # publish, an upper bound). S3 (bucket keys), SQS (data-key reuse, 5 minutes) and DynamoDB
-    # (table key cached per connection) call KMS a few times per key and period, not per request:
-    # counted with the monthly fixed costs.
-    out.append(Term("KMS", "SNS publishes to the encrypted topic", calls["sns.Publish"] / n, price["kms"]["request"]))
+    # KMS is not per image: SNS reuses a topic's data key for up to 5 minutes per publishing
+    # principal (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html), SQS for its
+    # KmsDataKeyReusePeriodSeconds, S3 through bucket keys, DynamoDB per table key and connection:
+    # a few requests per key and period, with the monthly fixed costs (`fixed_monthly`).
     dropped = options.log_level != "INFO"
     log_bytes = sum(use.log_bytes - (use.info_log_bytes if dropped else 0) for use in used.values())
     out.append(Term("CloudWatch Logs", f"ingestion at {options.log_level} (with EMF metrics)", log_bytes / n / 2**30,
@@ -408,9 +398,23 @@ FIXED_MONTHLY = {
 }
 
 
-def fixed_monthly(price: dict[str, Any]) -> dict[str, float]:
-    """What the stack costs per month whatever the volume (alarms, dashboard and pollers aside)."""
-    return {label: price[service][item] * count for label, (service, item, count) in FIXED_MONTHLY.items()}
+MONTH_SECONDS = 30 * 24 * 3600
+SNS_DATA_KEY_REUSE_SECONDS = 300  # "Amazon SNS reuses a data key for up to 5 minutes"
+
+
+def fixed_monthly(price: dict[str, Any], publishers: int = 0) -> dict[str, float]:
+    """What the stack costs per month whatever the volume (alarms, dashboard and pollers aside).
+
+    `publishers`: the functions that published to the encrypted topic in the run; SNS asks KMS
+    for a data key (GenerateDataKey and Decrypt: two requests) per publishing principal and reuse
+    period: R = B / D * 2 * P (the SNS guide's own formula).
+    """
+    fixed = {label: price[service][item] * count for label, (service, item, count) in FIXED_MONTHLY.items()}
+    if publishers:
+        requests = MONTH_SECONDS / SNS_DATA_KEY_REUSE_SECONDS * 2 * publishers
+        fixed[f"KMS: SNS data keys ({publishers} publishing functions, each key reused 5 minutes)"] = (
+            requests * price["kms"]["request"])
+    return fixed
 
 
 def report(run: Run, price: dict[str, Any], options: Options = DEFAULT) -> dict[str, Any]:
@@ -434,7 +438,8 @@ def report(run: Run, price: dict[str, Any], options: Options = DEFAULT) -> dict[
         "storage_year_per_million_usd": round(sum(t.per_million_usd for t in storage), 2),
         "storage_terms": [{"service": t.service, "what": t.what, "per_million_usd": round(t.per_million_usd, 2)}
                           for t in storage],
-        "fixed_monthly_usd": fixed_monthly(price),
+        "fixed_monthly_usd": {label: round(usd, 2) for label, usd in fixed_monthly(
+            price, sum(1 for use in run.functions.values() if use.calls["sns.Publish"])).items()},
     }
 
 

@@ -356,13 +356,14 @@ class MetadataStore:
     def by_status(self, status: str, *, since: str | None = None, until: str | None = None,
                   limit: int = 100, token: str | None = None) -> Page:
         """Records with a status, newest upload first, through the by-status index."""
-        return self._query(BY_STATUS, _time_range(Key("status").eq(status), since, until), limit, token)
+        return self._query(BY_STATUS, _time_range(Key("status").eq(status), since, until), limit, token,
+                           lambda record: record.get("status") == status)
 
     def by_upload_date(self, date: str, *, since: str | None = None, until: str | None = None,
                        limit: int = 100, token: str | None = None) -> Page:
         """Records uploaded on a day (YYYY-MM-DD), newest first, through the by-upload-date index."""
         condition = _time_range(Key("upload_date").eq(date), since, until)
-        return self._query(BY_UPLOAD_DATE, condition, limit, token)
+        return self._query(BY_UPLOAD_DATE, condition, limit, token, lambda record: record.get("upload_date") == date)
 
     def keys_with_prefix(self, prefix: str) -> Iterator[dict[str, Any]]:
         """Index entries (image_key, status, uploaded_at) of the keys starting with `prefix`, in key order.
@@ -432,7 +433,17 @@ class MetadataStore:
             if not token:
                 return
 
-    def _query(self, index: str, condition: ConditionBase, limit: int, token: str | None) -> Page:
+    def _query(self, index: str, condition: ConditionBase, limit: int, token: str | None,
+               still: Callable[[dict[str, Any]], bool]) -> Page:
+        """One page of an index, newest first, as full records.
+
+        The by-status and by-upload-date indexes keep only keys (KEYS_ONLY): an entry is written
+        when a record is made and moved when its status changes, never rewritten by the other
+        writes of a run, which keeps each image's index writes to a few small ones. The page's
+        records are then read whole (one BatchGetItem); a record that moved on since its entry
+        was read (the index is eventually consistent) is left out when `still` says it no longer
+        belongs to the page.
+        """
         kwargs: dict[str, Any] = {
             "IndexName": index,
             "KeyConditionExpression": condition,
@@ -443,7 +454,10 @@ class MetadataStore:
         if start:
             kwargs["ExclusiveStartKey"] = start
         response = self._table.query(**kwargs)
-        return Page([_plain(i) for i in response.get("Items", [])], _encode_token(response.get("LastEvaluatedKey")))
+        keys = [str(entry["image_key"]) for entry in response.get("Items", [])]
+        found = self.get_many(keys) if keys else {}
+        items = [found[key] for key in keys if key in found and still(found[key])]
+        return Page(items, _encode_token(response.get("LastEvaluatedKey")))
 
 
 def _time_range(condition: ConditionBase, since: str | None, until: str | None) -> ConditionBase:

@@ -67,6 +67,9 @@ def cost(args: argparse.Namespace) -> Exit:
     output.out.print(f"total: ${report['per_million_usd']:.2f} per million images "
                      f"(biggest: {'; '.join(report['biggest'])})")
     output.out.print(f"a year of storage: ${report['storage_year_per_million_usd']:.2f} per million images")
+    fixed = report["fixed_monthly_usd"]
+    output.out.print(f"fixed, whatever the volume: ${sum(fixed.values()):.2f} a month "
+                     f"({'; '.join(f'{label} ${usd:.2f}' for label, usd in fixed.items())})")
     for label, usd in report["choices_per_million_usd"].items():
         output.out.print(f"  {label}: ${usd:.2f}")
     if run.other_executions:
