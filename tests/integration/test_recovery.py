@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -21,6 +22,8 @@ from qip.core.store import Upload
 from tests import imaging_corpus as corpus
 from tests.integration.stack import capture_bus, capture_topic, wait_until
 from tests.integration.test_observability import SCHEMA
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 
 @pytest.fixture
@@ -170,6 +173,28 @@ def test_the_reconciler_requeues_an_image_whose_message_was_lost(stack):
     record = wait_until(lambda: (r := stack.pipeline.store.get(key)) and r["status"] == COMPLETED
                         and r["sequencer"].endswith("F" * 20) and r, timeout=90, message="stranded image done")
     assert record["attempt"] == 1
+
+
+def test_the_scheduled_reconciler_function_settles_a_stuck_image_as_its_own_role(stack):
+    """The deployed function (the engine runs it as ReconcilerRole, IAM enforced) finds an image
+    stuck long enough in the by-status index, reads its record whole and requeues it."""
+    key = unique("stuck.jpg")
+    stack.put(key, corpus.make_jpeg(), "image/jpeg")
+    done = stack.wait([key])[key]
+    long_ago = "2026-01-01T00:00:00.000Z"  # older than any StuckAfterMinutes
+    stranded = Upload(bucket=done["bucket"], key=key, size=done["size"], content_type=done["content_type"],
+                      etag=done["etag"], sequencer="F" * 20, uploaded_at=long_ago)
+    assert stack.pipeline.store.record_upload(stranded)
+    stack.client("dynamodb").update_item(TableName=stack.info.metadata_table, Key={"image_key": {"S": key}},
+                                         UpdateExpression="SET updated_at = :at",
+                                         ExpressionAttributeValues={":at": {"S": long_ago}})
+    answer = stack.client("lambda").invoke(FunctionName=f"{stack.name}-reconciler",
+                                           Payload=(EVENTS / "scheduled_sweep.json").read_bytes())
+    result = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, result
+    assert key in result["requeued"], result
+    wait_until(lambda: (r := stack.pipeline.store.get(key)) and r["status"] == COMPLETED
+               and r["sequencer"].endswith("F" * 20), timeout=90, message="stuck image done")
 
 
 def test_an_unreachable_upload_bucket_is_a_clear_error_and_nothing_is_recorded(stack, tmp_path):
