@@ -304,11 +304,13 @@ def main() -> None:
     directory.mkdir(exist_ok=True)
     if args.webp_sweep:
         return webp_sweep(directory)
-    if args.renditions:
-        return renditions_bench(directory, args.images.split(",") if args.images else ["jpeg-12MP", "jpeg-24MP"],
-                                args.repeats or 3)
-    if args.avif:
-        return avif_bench(directory, args.repeats or 3)
+    if args.renditions or args.avif:  # either or both, one after the other
+        if args.renditions:
+            renditions_bench(directory, args.images.split(",") if args.images else ["jpeg-12MP", "jpeg-24MP"],
+                             args.repeats or 3)
+        if args.avif:
+            avif_bench(directory, args.repeats or 3)
+        return None
     names = args.images.split(",") if args.images else (
         ["jpeg-1MP", "jpeg-12MP"] if args.quick else list(IMAGES))
     print(f"Pillow {Image.__version__}, {os.cpu_count()} CPUs, qip threads {render._cpus()}, "
