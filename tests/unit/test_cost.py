@@ -108,6 +108,20 @@ def test_choices_change_only_what_they_name():
     assert term(warning, "ingestion").per_image == pytest.approx(6_000 / 10 / 2**30)
 
 
+def test_log_lines_follow_the_calls_aws_would_make():
+    def with_audit_logs(**changes) -> cost.Run:
+        made = run(**changes)
+        made.functions["audit"] = cost.FunctionUse(invocations=100, ms=500.0, memory_mb=256, log_bytes=100_000)
+        return made
+
+    ingestion = [term(cost.terms(r, PRICES), "ingestion").per_image
+                 for r in (with_audit_logs(), with_audit_logs(batching={"audit": (10, 5)}))]
+    validate_only = 10_000 / 10 / 2**30
+    assert ingestion[0] == pytest.approx(validate_only + 100_000 / 10 / 2**30)  # as the engine ran it
+    # on AWS the 5 s window gathers the audit function's 10 calls an image into (2 + 1) / 10 calls
+    assert ingestion[1] == pytest.approx(validate_only + 100_000 / 10 / 2**30 * 0.3 / 10)
+
+
 def test_only_originals_of_128_kb_or_more_are_priced_in_colder_classes():
     big = [t.what for t in cost.storage_year(run(), PRICES)]
     small = [t.what for t in cost.storage_year(run(archived={"original": 100_000.0, "derivatives": 1e5,

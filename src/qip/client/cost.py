@@ -350,7 +350,11 @@ def terms(run: Run, price: dict[str, Any], options: Options = DEFAULT) -> list[T
     # KmsDataKeyReusePeriodSeconds, S3 through bucket keys, DynamoDB per table key and connection:
     # a few requests per key and period, with the monthly fixed costs (`fixed_monthly`).
     dropped = options.log_level != "INFO"
-    log_bytes = sum(use.log_bytes - (use.info_log_bytes if dropped else 0) for use in used.values())
+    # A function's log lines are mostly per call (START, END, REPORT, its metrics): where AWS calls it
+    # less often than the engine did (the audit function's batching window), its lines shrink alike.
+    log_bytes = sum((use.log_bytes - (use.info_log_bytes if dropped else 0))
+                    * invocations[name] / (use.invocations / n) if use.invocations else 0.0
+                    for name, use in used.items())
     out.append(Term("CloudWatch Logs", f"ingestion at {options.log_level} (with EMF metrics)", log_bytes / n / 2**30,
                     price["logs"]["ingest_gb"]))
     out.append(Term("X-Ray", f"traces recorded at {options.xray_sampling:.0%} sampling",
