@@ -50,3 +50,13 @@ def test_a_refused_conditional_write_through_the_store_is_counted(store):
     except ClientError as error:  # pragma: no cover - the store turns a failed condition into False
         raise AssertionError(error) from error
     assert usage.take()["units"][f"dynamodb.wcu.{TABLE}"] == 1
+
+
+def test_the_bytes_put_to_s3_are_counted_whatever_botocore_made_of_the_body(aws):
+    from qip.core import aws as qip_aws
+    from qip.core import objects
+    from tests.unit.mock_stack import UPLOAD_BUCKET
+
+    usage.take()
+    objects.write(qip_aws.client("s3"), UPLOAD_BUCKET, "k", b"x" * 1234, "image/jpeg")
+    assert usage.take()["units"]["s3.put_bytes"] == 1234

@@ -30,6 +30,20 @@ def _chunks(text: Any) -> int:
     return max(1, math.ceil(size / CHUNK))
 
 
+def _size(body: Any) -> int:
+    """A request body's bytes: botocore has often made bytes into a file-like object by now."""
+    if isinstance(body, bytes | str):
+        return len(body)
+    if hasattr(body, "getbuffer"):
+        return int(body.getbuffer().nbytes)
+    if hasattr(body, "seek") and hasattr(body, "tell"):
+        at = body.tell()
+        size = int(body.seek(0, 2))
+        body.seek(at)
+        return size
+    return 0
+
+
 def count(params: dict[str, Any], model: Any, context: dict[str, Any] | None = None, **_: Any) -> None:
     """botocore's `before-parameter-build` hook: one API call, with its billing units."""
     service, name = model.service_model.service_name, model.name
@@ -42,8 +56,7 @@ def count(params: dict[str, Any], model: Any, context: dict[str, Any] | None = N
     elif operation == "sqs.SendMessage":
         _units["sqs.requests_64kb"] += _chunks(params.get("MessageBody", ""))
     elif operation == "s3.PutObject":
-        body = params.get("Body", b"")
-        _units["s3.put_bytes"] += len(body) if isinstance(body, bytes | str) else 0
+        _units["s3.put_bytes"] += _size(params.get("Body", b""))
     elif service == "dynamodb" and (name in DYNAMODB_WRITES or name in DYNAMODB_READS):
         params.setdefault("ReturnConsumedCapacity", "INDEXES")
         if context is not None:
