@@ -36,12 +36,13 @@ def _size(body: Any) -> int:
         return len(body)
     if hasattr(body, "getbuffer"):
         return int(body.getbuffer().nbytes)
-    if hasattr(body, "seek") and hasattr(body, "tell"):
+    try:
         at = body.tell()
         size = int(body.seek(0, 2))
         body.seek(at)
-        return size
-    return 0
+    except (AttributeError, OSError, ValueError):  # not seekable: a stream of unknown length
+        return 0
+    return size
 
 
 def count(params: dict[str, Any], model: Any, context: dict[str, Any] | None = None, **_: Any) -> None:
