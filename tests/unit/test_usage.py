@@ -60,3 +60,29 @@ def test_the_bytes_put_to_s3_are_counted_whatever_botocore_made_of_the_body(aws)
     usage.take()
     objects.write(qip_aws.client("s3"), UPLOAD_BUCKET, "k", b"x" * 1234, "image/jpeg")
     assert usage.take()["units"]["s3.put_bytes"] == 1234
+
+
+class _SeekReturnsNothing:
+    """A file-like body whose seek() returns None, as some wrappers' do."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.at = size, 0
+
+    def tell(self) -> int:
+        return self.at
+
+    def seek(self, offset: int, whence: int = 0) -> None:
+        self.at = self.size + offset if whence == 2 else offset
+
+
+class _Unseekable:
+    def tell(self) -> int:
+        raise OSError("not seekable")
+
+
+def test_a_body_s_size_is_read_without_moving_it_and_an_unseekable_one_counts_nothing():
+    body = _SeekReturnsNothing(500)
+    body.seek(7)
+    assert usage._size(body) == 500 and body.at == 7
+    assert usage._size(_Unseekable()) == 0
+    assert usage._size(b"abc") == 3

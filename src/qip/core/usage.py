@@ -38,9 +38,10 @@ def _size(body: Any) -> int:
         return int(body.getbuffer().nbytes)
     try:
         at = body.tell()
-        size = int(body.seek(0, 2))
+        body.seek(0, 2)  # not every file-like object's seek returns the position: ask tell()
+        size = int(body.tell())
         body.seek(at)
-    except (AttributeError, OSError, ValueError):  # not seekable: a stream of unknown length
+    except (AttributeError, OSError, TypeError, ValueError):  # not seekable: a stream of unknown length
         return 0
     return size
 
