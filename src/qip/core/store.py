@@ -455,7 +455,7 @@ class MetadataStore:
             kwargs["ExclusiveStartKey"] = start
         response = self._table.query(**kwargs)
         keys = [str(entry["image_key"]) for entry in response.get("Items", [])]
-        found = self.get_many(keys) if keys else {}
+        found = self.get_many(keys)  # no keys: no request
         items = [found[key] for key in keys if key in found and still(found[key])]
         return Page(items, _encode_token(response.get("LastEvaluatedKey")))
 

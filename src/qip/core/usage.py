@@ -34,8 +34,6 @@ def _size(body: Any) -> int:
     """A request body's bytes: botocore has often made bytes into a file-like object by now."""
     if isinstance(body, bytes | str):
         return len(body)
-    if hasattr(body, "getbuffer"):
-        return int(body.getbuffer().nbytes)
     try:
         at = body.tell()
         body.seek(0, 2)  # not every file-like object's seek returns the position: ask tell()
