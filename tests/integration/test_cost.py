@@ -29,6 +29,8 @@ def test_qip_cost_prices_what_a_real_run_did(stack, capsys):
     assert units["metadata writes"] >= 8  # UPLOADED, PROCESSING, five stages, COMPLETED: a unit each at least
     assert units["index by-status writes"] == 5  # keys only: made once, moved twice (a delete and a put each)
     assert units["index by-upload-date writes"] == 1  # keys only: written when the record is made, never again
+    assert units["index by-key writes"] == 1  # upload time only: status changes do not move it
+    assert calls["s3.GetObject"] == 5 and "s3.HeadObject" not in calls  # the dispatcher: one ranged GET, no HEAD
     assert not any(t["service"] == "KMS" for t in report["terms"])  # SNS reuses its data keys: a monthly cost
     assert any(label.startswith("KMS: SNS data keys") for label in report["fixed_monthly_usd"])
     assert report["per_million_usd"] > 0 and report["storage_year_per_million_usd"] > 0

@@ -66,7 +66,7 @@ def test_pipeline_list_and_page_use_the_same_index(table, monkeypatch):
 
 def test_the_index_entries_are_small_and_records_are_read_only_for_the_page(table):
     entries = list(table.keys_with_prefix("holiday/"))
-    assert {frozenset(entry) for entry in entries} == {frozenset({"bucket", "image_key", "status", "uploaded_at"})}
+    assert {frozenset(entry) for entry in entries} == {frozenset({"bucket", "image_key", "uploaded_at"})}
     reads = Reads(table._table.meta.client)
     page = listing.browse(table, listing.Query(prefix="holiday/"), limit=2)
     assert len(page.items) == 2 and "history" in page.items[0]  # full records for the page
@@ -78,3 +78,18 @@ def test_a_token_of_another_listing_is_refused(table):
     other = listing.browse(table, listing.Query(), limit=2).next_token
     with pytest.raises(listing.BadToken):
         listing.browse(table, listing.Query(prefix="holiday/"), limit=2, token=other)
+
+
+def test_a_status_within_a_prefix_fills_its_pages_from_the_records(table):
+    """The index keeps no status (a status change then rewrites no entry): the records say it, and a
+    page of one status reads on past the records of others until it is full."""
+    for minute in (40, 41, 42):
+        put(table, f"holiday/2026/done-{minute}.jpg", minute, COMPLETED)
+    query = listing.Query(prefix="holiday/", status=COMPLETED)
+    first = listing.browse(table, query, limit=2)
+    assert [item["image_key"] for item in first.items] == ["holiday/2026/done-42.jpg", "holiday/2026/done-41.jpg"]
+    rest = listing.browse(table, query, limit=2, token=first.next_token)
+    assert [item["image_key"] for item in rest.items] == ["holiday/2026/done-40.jpg"]
+    assert rest.next_token is None  # it read on to the prefix's end for a second match, and found none
+    assert [r["image_key"] for r in listing.records(table, listing.Query(prefix="holiday/2026/img", status=UPLOADED))
+            ] == [f"holiday/2026/img-{m:02}.jpg" for m in (33, 21, 17, 5, 2)]

@@ -84,3 +84,18 @@ def test_write_and_copy_keep_bytes_and_content_type(aws):
     copied = aws.s3.get_object(Bucket="qip-archive", Key="images/orig+inal.png/original")
     assert copied["Body"].read() == b"png bytes"
     assert copied["ContentType"] == "image/png"
+
+
+@pytest.mark.parametrize("size", [0, 1, 100, 5000])
+def test_find_with_first_bytes_reads_head_and_start_in_one_request(aws, size):
+    """The dispatcher's one request per upload: a ranged GET answers size, type, ETag and the bytes
+    a sniff needs (an empty object, which has no byte 0, falls back to HEAD)."""
+    data = bytes(range(256)) * 20
+    etag = aws.put_upload("peeked.jpg", data[:size])
+    calls: list[str] = []
+    aws.s3.meta.events.register("before-call.s3", lambda model, **kwargs: calls.append(model.name))
+    found = objects.find(aws.s3, UPLOAD_BUCKET, "peeked.jpg", etag, first_bytes=1024)
+    assert found is not None
+    assert (found.key, found.size, found.etag, found.content_type) == ("peeked.jpg", size, etag, "image/jpeg")
+    assert found.start == data[:min(size, 1024)]
+    assert calls == (["GetObject", "HeadObject"] if size == 0 else ["GetObject"])

@@ -72,6 +72,14 @@ def test_outcome_data_goes_to_the_record_and_only_the_result_to_the_state_machin
     assert "extract_metadata" in record["stages"]
 
 
+def test_an_outcome_may_announce_less_than_it_returns(aws, store, step_event):
+    result = run_step("extract_metadata", step_event,
+                      lambda request: Outcome({"width": 3, "exif": {"Make": "QIP"}}, announced={"width": 3}))
+    assert result == {"width": 3, "exif": {"Make": "QIP"}}
+    [succeeded] = [e for e in aws.bus_events() if e["detail-type"] == "Stage Succeeded"]
+    assert succeeded["detail"]["result"] == {"width": 3}
+
+
 @pytest.mark.parametrize("code", ["ThrottlingException", "SlowDown", "ProvisionedThroughputExceededException",
                                   "ServiceUnavailable"])
 def test_throttling_becomes_a_transient_error(aws, store, step_event, code):

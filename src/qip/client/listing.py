@@ -4,10 +4,12 @@ The one listing of the project: `qip list` (`Pipeline.list`, `Pipeline.page`) an
 image list both come here.
 
 A key prefix is answered from the store's by-key index (upload bucket, image key), whose key
-condition reads the entries of that prefix and nothing else. Its entries are small (key, status,
-upload time), so the whole prefix is read, sorted newest first and filtered by status and day;
-only the records of the page shown are then read in full (BatchGetItem). A page therefore costs
-the prefix's index entries plus the page's records, however large the table.
+condition reads the entries of that prefix and nothing else. Its entries are small (key and upload
+time: no status, so that an image's status changes do not rewrite its entry), so the whole prefix
+is read, sorted newest first and filtered by day; records are then read in full (BatchGetItem),
+in that order, and filtered by status until the page is full. A page therefore costs the prefix's
+index entries plus the records read for it (with a status asked for, also those of other
+statuses passed over), however large the table.
 
 Without a prefix, the store pages one index at a time (one status, or one upload day), and its
 tokens only go forward. "All statuses" is therefore a merge of the five status streams by upload
@@ -27,7 +29,6 @@ import heapq
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from qip.core.errors import ConfigurationError
@@ -48,12 +49,14 @@ class Query:
     prefix: str | None = None
 
     def matches(self, item: dict[str, Any]) -> bool:
-        """Whether a record (or a by-key index entry: key, status, upload time) is in the answer."""
-        if self.prefix and not item["image_key"].startswith(self.prefix):
+        """Whether a record is in the answer."""
+        return self.may_match(item) and not (self.status and item.get("status") != self.status)
+
+    def may_match(self, entry: dict[str, Any]) -> bool:
+        """Whether a by-key index entry (key and upload time, no status) may be in the answer."""
+        if self.prefix and not entry["image_key"].startswith(self.prefix):
             return False
-        if self.date and not (item.get("uploaded_at") or "").startswith(self.date):
-            return False
-        return not (self.status and item.get("status") != self.status)
+        return not (self.date and not (entry.get("uploaded_at") or "").startswith(self.date))
 
 
 class BadToken(ConfigurationError, ValueError):
@@ -101,8 +104,8 @@ def _order(entry: dict[str, Any]) -> tuple[str, str]:
 
 
 def _prefix_entries(store: MetadataStore, query: Query) -> list[dict[str, Any]]:
-    """The prefix's index entries that match the query, newest first."""
-    return sorted((entry for entry in store.keys_with_prefix(query.prefix or "") if query.matches(entry)),
+    """The prefix's index entries that may match the query, newest first."""
+    return sorted((entry for entry in store.keys_with_prefix(query.prefix or "") if query.may_match(entry)),
                   key=_order, reverse=True)
 
 
@@ -123,10 +126,18 @@ def _browse_prefix(store: MetadataStore, query: Query, limit: int, token: str | 
     if token:
         after = _decode_position(token)
         entries = [entry for entry in entries if _order(entry) < after]
-    shown = entries[:limit]
-    items = list(islice(_records_of(store, query, shown), limit))
-    more = len(entries) > len(shown)
-    return Page(items, _encode({PREFIX_STREAM: list(_order(shown[-1]))}) if more and shown else None)
+    items: list[dict[str, Any]] = []
+    read = 0  # entries whose records were looked at, in order
+    while len(items) < limit and read < len(entries):
+        chunk = entries[read:read + min(BATCH_GET_MAX, limit - len(items))]
+        found = store.get_many([entry["image_key"] for entry in chunk])
+        for entry in chunk:
+            read += 1
+            record = found.get(entry["image_key"])
+            if record is not None and query.matches(record):
+                items.append(record)
+    more = read < len(entries)
+    return Page(items, _encode({PREFIX_STREAM: list(_order(entries[read - 1]))}) if more and read else None)
 
 
 def _decode_position(token: str) -> tuple[str, str]:

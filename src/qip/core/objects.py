@@ -24,6 +24,7 @@ class ObjectHead:
     content_type: str
     etag: str
     version_id: str | None
+    start: bytes = b""  # the object's first bytes, when they were asked for (`peek`)
 
 
 def head(s3: S3Client, bucket: str, key: str) -> ObjectHead | None:
@@ -42,15 +43,41 @@ def head(s3: S3Client, bucket: str, key: str) -> ObjectHead | None:
     )
 
 
-def find(s3: S3Client, bucket: str, event_key: str, etag: str | None = None) -> ObjectHead | None:
-    """Head the object an event names, whether the event left its key raw or URL-encoded.
+def peek(s3: S3Client, bucket: str, key: str, limit: int) -> ObjectHead | None:
+    """The object's head and its first `limit` bytes, from one ranged GET (no HEAD besides)."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max(limit - 1, 0)}")
+    except ClientError as error:
+        if is_missing(error):
+            return None
+        if error_code(error) == "InvalidRange":  # an empty object has no byte 0: its head says the rest
+            return head(s3, bucket, key)
+        raise
+    with response["Body"] as body:
+        start = body.read(limit)
+    whole = (response.get("ContentRange") or "").rpartition("/")[2]  # "bytes 0-4095/7559535"
+    return ObjectHead(
+        key=key,
+        size=int(whole) if whole.isdigit() else int(response.get("ContentLength", 0)),
+        content_type=response.get("ContentType") or "application/octet-stream",
+        etag=(response.get("ETag") or "").strip('"'),
+        version_id=response.get("VersionId"),
+        start=start,
+    )
+
+
+def find(s3: S3Client, bucket: str, event_key: str, etag: str | None = None,
+         first_bytes: int = 0) -> ObjectHead | None:
+    """Head the object an event names, whether the event left its key raw or URL-encoded; with
+    `first_bytes`, read that many of its first bytes in the same request.
 
     AWS URL-encodes keys in S3 events (`my photo+1.jpg` arrives as `my+photo%2B1.jpg`); the local
     engine sends them raw. Both readings are tried, and where both name an object, the one
     whose ETag matches the event's wins, so `a+b` and `a b` are never confused.
     """
     candidates = list(dict.fromkeys([event_key, unquote_plus(event_key)]))
-    found = [h for h in (head(s3, bucket, key) for key in candidates) if h is not None]
+    looks = [peek(s3, bucket, key, first_bytes) if first_bytes else head(s3, bucket, key) for key in candidates]
+    found = [h for h in looks if h is not None]
     clean_etag = (etag or "").strip('"')
     matching = [h for h in found if clean_etag and h.etag == clean_etag]
     chosen = matching or found

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from types_boto3_dynamodb.service_resource import Table
 
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -75,6 +76,11 @@ class Page:
 
     items: list[dict[str, Any]]
     next_token: str | None
+
+
+def run_digest(run_id: str) -> str:
+    """A short fingerprint of an execution's id: enough to tell two runs of one name apart."""
+    return hashlib.sha256(run_id.encode()).hexdigest()[:16]
 
 
 def _plain(value: Any) -> Any:
@@ -169,6 +175,8 @@ class MetadataStore:
         workflow never runs two executions of one name, but an Express workflow does (it is
         at-least-once and does not deduplicate names): only the run that took the record, or a
         retry of that same run, may take it again; a second execution of the name is refused.
+        The record keeps a digest of it (`run_digest`): the ARN alone would be 130 of the
+        record's bytes, which every later write of the image pays for (a write unit per KB).
         """
         return self._update(
             key,
@@ -184,7 +192,7 @@ class MetadataStore:
                 ":uploaded": UPLOADED,
                 ":failed": FAILED,
                 ":execution": execution,
-                ":run": run_id or execution,
+                ":run": run_digest(run_id or execution),
                 ":attempt": attempt,
                 ":seq": padded_sequencer(sequencer),
                 ":empty": {},
@@ -366,10 +374,11 @@ class MetadataStore:
         return self._query(BY_UPLOAD_DATE, condition, limit, token, lambda record: record.get("upload_date") == date)
 
     def keys_with_prefix(self, prefix: str) -> Iterator[dict[str, Any]]:
-        """Index entries (image_key, status, uploaded_at) of the keys starting with `prefix`, in key order.
+        """Index entries (bucket, image_key, uploaded_at) of the keys starting with `prefix`, in key order.
 
         The by-key index projects only those attributes, so reading every entry of a prefix costs
-        little, and nothing outside the prefix is read (a key condition, not a filter).
+        little, and nothing outside the prefix is read (a key condition, not a filter). It projects
+        no status: an entry is then written once per upload, not again at each status change.
         """
         if not self.upload_bucket:
             raise ValueError("keys_with_prefix needs the store's upload bucket (MetadataStore(table, bucket))")

@@ -1,6 +1,7 @@
 """Step 5, archive: the original into the archive bucket, a manifest of every output (by
 rendition and format, with the renditions' version), and outputs of renditions the image no
-longer has removed (after a change of src/renditions.yaml and `qip reprocess`)."""
+longer has removed (after a change of src/renditions.yaml and `qip reprocess`). The extracted
+metadata, which the state machine carried here, goes into the manifest and the record."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from qip.core.clock import now_iso
 from qip.core.model import Stage
 from qip.functions import runtime
 from qip.functions.outputs import Written, renditions
-from qip.functions.step import StepRequest, run_step
+from qip.functions.step import Outcome, StepRequest, run_step
 from qip.imaging.renditions import BUILTIN_DISPLAY
 
 MANIFEST_VERSION = 2
 
 
-def archive(request: StepRequest) -> dict[str, Any]:
+def archive(request: StepRequest) -> Outcome:
     current = renditions()
     bucket = runtime.required(config.ARCHIVE_BUCKET)
     written = Written()
@@ -54,7 +55,8 @@ def archive(request: StepRequest) -> dict[str, Any]:
         if key not in keep and layout.is_own_output(request.key, key):
             written.delete(key)  # a rendition the image no longer has (a delete marker: versions expire)
     written.keep_if_owned(request)
-    return {
+    metadata = request.extras.get("metadata")
+    return Outcome({
         "original": layout.s3_uri(bucket, original_key),
         "display": display["uri"] if display else None,
         "thumbnails": [o["uri"] for o in thumbnails],
@@ -64,7 +66,7 @@ def archive(request: StepRequest) -> dict[str, Any]:
         "renditions": manifest["renditions"] if version == current.version else {},
         "outputs": [{"rendition": o.get("rendition"), "format": o["format"], "uri": o["uri"],
                      "width": o["width"], "height": o["height"]} for o in outputs],
-    }
+    }, {"metadata": metadata} if metadata else None)
 
 
 def _display(outputs: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -1,6 +1,10 @@
 """Step 2, extract metadata: format, dimensions, colour, EXIF, checksum and BlurHash.
 
-The full metadata goes to the store; the state machine carries only a summary.
+The metadata (a few hundred bytes to about 2 KB: EXIF texts are capped) travels in the state
+machine to the archive step, which keeps it in the record and the manifest. Stored here, it would
+make each later write of the record (resize, thumbnails, archive) bill two write units instead of
+one, as DynamoDB bills a write by the larger of the item's old and new size. Its success event
+says only the summary.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ SUMMARY_FIELDS = ("format", "width", "height", "frame_count", "sha256", "blurhas
 def extract(request: StepRequest) -> Outcome:
     data = objects.read(runtime.s3(), request.bucket, request.key)
     metadata = extract_metadata(data, runtime.limits())
-    return Outcome({name: metadata.get(name) for name in SUMMARY_FIELDS}, {"metadata": metadata})
+    return Outcome(metadata, announced={name: metadata.get(name) for name in SUMMARY_FIELDS})
 
 
 @runtime.handler

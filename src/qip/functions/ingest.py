@@ -37,7 +37,7 @@ def ingest(event: S3EventBridgeNotificationEvent) -> ImagePointer | None:
     s3 = runtime.s3()
     bucket = event.detail.bucket.name
     event_key = event.detail.object["key"]  # as sent: the data class's `.key` would decode it again
-    found = objects.find(s3, bucket, event_key, event.detail.object.etag)
+    found = objects.find(s3, bucket, event_key, event.detail.object.etag, first_bytes=SNIFF_BYTES)
     if found is None:
         runtime.logger.warning("object is gone before ingest; nothing to record",
                                extra={"bucket": bucket, "event_key": event_key})
@@ -46,7 +46,7 @@ def ingest(event: S3EventBridgeNotificationEvent) -> ImagePointer | None:
     upload = Upload(bucket=bucket, key=found.key, size=found.size, content_type=found.content_type,
                     etag=found.etag, sequencer=event.detail.object.sequencer or "0",
                     uploaded_at=_event_time(event.time), version_id=found.version_id)
-    rejection = judge(objects.read(s3, bucket, found.key, limit=SNIFF_BYTES), found.size, found.content_type)
+    rejection = judge(found.start, found.size, found.content_type)
     status = REJECTED if rejection else UPLOADED
     if not runtime.store().record_upload(upload, status, rejection):
         runtime.logger.info("stale or duplicate upload event ignored")

@@ -68,10 +68,12 @@ class StepRequest:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A step's result for the state machine, and what else to keep in the image's record."""
+    """A step's result for the state machine, what else to keep in the image's record, and what
+    its success event says when that should be less than the result."""
 
     result: dict[str, Any]
     stored: dict[str, Any] | None = None
+    announced: dict[str, Any] | None = None
 
 
 def is_transient(error: BaseException) -> bool:
@@ -140,7 +142,8 @@ def _run_step(stage: str, event: dict[str, Any],
     if not runtime.store().complete_stage(request.key, request.execution, stage, stage_record, outcome.stored):
         runtime.logger.info("record owned by another run or upload; this stage's success is not announced")
         return result
-    done = transition(EventKind.STAGE_SUCCEEDED, PROCESSING, duration_ms=duration_ms, extra={"result": result})
+    announced = result if outcome.announced is None else outcome.announced
+    done = transition(EventKind.STAGE_SUCCEEDED, PROCESSING, duration_ms=duration_ms, extra={"result": announced})
     telemetry.emit(done)
     telemetry.notify(done, f"{stage} done: {request.key}")
     _count(stage, succeeded=True, duration_ms=duration_ms)
