@@ -51,6 +51,10 @@ class LambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:qip-test-function"
     aws_request_id: str = "0b8a3b9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+    remaining_ms: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
 
 @dataclass

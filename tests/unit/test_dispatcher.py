@@ -179,3 +179,46 @@ def test_express_admission_counts_processing_records_where_listing_is_refused(aw
     assert store.complete(UPLOAD_KEY, started, {})  # the place frees when the image is done
     assert dispatcher.handler(again, lambda_context) == {"batchItemFailures": []}
     assert len(aws.executions()) == 2
+
+
+@pytest.fixture
+def waiting_batch(batch, lambda_context, monkeypatch):
+    """One place (MAX_RUNNING_IMAGES=1), and a batch allowed to wait for it (a minute of time left)."""
+    monkeypatch.setenv("MAX_RUNNING_IMAGES", "1")
+    monkeypatch.setenv("DEFER_SECONDS", "0,0")
+    monkeypatch.setenv("ADMISSION_WAIT_SECONDS", "5")
+    lambda_context.remaining_ms = 60_000
+    return batch
+
+
+def test_a_waiting_batch_starts_its_image_as_soon_as_a_run_ends(aws, store, waiting_batch, lambda_context,
+                                                                monkeypatch):
+    polls: list[float] = []
+
+    def first_run_ends_during_the_second_poll(seconds: float) -> None:
+        polls.append(seconds)
+        if len(polls) == 2:
+            for execution in aws.executions():
+                aws.sfn.stop_execution(executionArn=execution["executionArn"])
+
+    monkeypatch.setattr(dispatcher.time, "sleep", first_run_ends_during_the_second_poll)
+    assert dispatcher.handler(waiting_batch, lambda_context) == {"batchItemFailures": []}
+    assert polls == [dispatcher.POLL_SECONDS] * 2  # counted again every poll, started at the first free one
+    assert sorted(e["name"] for e in aws.executions()) == sorted([upload_name(), name_of(retry_image(waiting_batch))])
+    assert aws.queued(aws.queue_url) == []  # nothing was sent again
+
+
+def test_a_batch_that_waited_in_vain_queues_its_images_again(aws, store, waiting_batch, lambda_context, monkeypatch):
+    monkeypatch.setenv("ADMISSION_WAIT_SECONDS", "0.5")
+    assert dispatcher.handler(waiting_batch, lambda_context) == {"batchItemFailures": []}
+    assert [e["name"] for e in aws.executions()] == [upload_name()]
+    assert store.get(UPLOAD_KEY)["status"] == UPLOADED
+    assert aws.queued(aws.queue_url) == [{"image": retry_image(waiting_batch)}]
+
+
+def test_the_wait_never_eats_into_the_time_the_function_needs_to_queue_them(aws, waiting_batch, lambda_context,
+                                                                            monkeypatch):
+    lambda_context.remaining_ms = 9_000  # under SPARE_SECONDS
+    monkeypatch.setattr(dispatcher.time, "sleep", lambda seconds: pytest.fail("waited with no time to spare"))
+    assert dispatcher.handler(waiting_batch, lambda_context) == {"batchItemFailures": []}
+    assert len(aws.executions()) == 1 and aws.queued(aws.queue_url) == [{"image": retry_image(waiting_batch)}]

@@ -75,6 +75,9 @@ MAX_RUNNING_IMAGES = Setting(
 DEFER_SECONDS: Setting[tuple[int, ...]] = Setting(
     "DEFER_SECONDS", (2, 10), "delay range (s) for an image over that limit", _ints
 )
+ADMISSION_WAIT_SECONDS = Setting(
+    "ADMISSION_WAIT_SECONDS", 0.0, "how long a dispatcher batch waits for a free slot before deferring", float
+)
 STUCK_AFTER_MINUTES = Setting(
     "STUCK_AFTER_MINUTES", 30, "an image UPLOADED or PROCESSING this long is checked by the reconciler", int
 )

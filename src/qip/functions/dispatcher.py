@@ -9,12 +9,19 @@ An image over the limit is recorded as usual, then queued again with a short del
 its message is deleted, so nothing is lost, and a new message, so its receive count - which
 sends poison messages to the DLQ - does not grow). This bounds the Lambda concurrency a burst
 of uploads causes, on AWS and on the local engine alike.
+
+With ADMISSION_WAIT_SECONDS, a batch first records all its uploads, then waits up to that long
+for slots (counting the running executions every POLL_SECONDS) and starts its waiting images in
+order as they free up; only what is still waiting then is queued again. A slot is then taken
+within a fraction of a second instead of after the delay, and a burst is not re-sent every few
+seconds. 0 (the template's default: a waiting Lambda bills its wait) queues them again at once.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -48,10 +55,15 @@ def start(image: ImagePointer) -> str:
     return name
 
 
+POLL_SECONDS = 0.2
+SPARE_SECONDS = 10.0  # of the function's time, kept for queueing the images still waiting
+
+
 class Admission:
     """How many more executions may start in this batch (None: no limit)."""
 
     def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.free = None if limit <= 0 else max(0, limit - running_executions(limit))
 
     def take(self) -> bool:
@@ -60,6 +72,15 @@ class Admission:
         if self.free <= 0:
             return False
         self.free -= 1
+        return True
+
+    def wait(self, until: float) -> bool:
+        """Take a slot as soon as one is free, counting again every POLL_SECONDS; False at `until`."""
+        while not self.take():
+            if time.monotonic() + POLL_SECONDS > until:
+                return False
+            time.sleep(POLL_SECONDS)
+            self.free = max(0, self.limit - running_executions(self.limit))
         return True
 
 
@@ -106,7 +127,7 @@ def defer(image: ImagePointer) -> None:
     runtime.logger.info("too many images in flight; queued again", extra={"delay_seconds": delay})
 
 
-def dispatch(record: SQSRecord, admission: Admission) -> str | None:
+def dispatch(record: SQSRecord, admission: Admission, waiting: list[ImagePointer] | None = None) -> str | None:
     body = json.loads(record.body)
     image: ImagePointer | None
     if body.get("source") == "aws.s3" and "detail" in body:
@@ -118,13 +139,34 @@ def dispatch(record: SQSRecord, admission: Admission) -> str | None:
     if image is None:
         return None
     if not admission.take():
-        defer(image)
+        if waiting is None:
+            defer(image)
+        else:
+            waiting.append(image)
         return None
     return start(image)
+
+
+def admit(waiting: list[ImagePointer], admission: Admission, until: float) -> None:
+    """Start the waiting images in order as slots free up until `until`; queue the rest again."""
+    for index, image in enumerate(waiting):
+        if not admission.wait(until):
+            for later in waiting[index:]:
+                defer(later)
+            return
+        start(image)
 
 
 @runtime.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     admission = Admission(config.MAX_RUNNING_IMAGES.get())
-    return process_partial_response(event=event, record_handler=lambda record: dispatch(record, admission),
-                                    processor=processor, context=context)
+    wait = config.ADMISSION_WAIT_SECONDS.get()
+    waiting: list[ImagePointer] | None = [] if wait > 0 else None
+    response = process_partial_response(
+        event=event, record_handler=lambda record: dispatch(record, admission, waiting),
+        processor=processor, context=context)
+    if waiting:
+        # an error here fails the whole batch: its messages come back, and recording them again is harmless
+        budget = min(wait, context.get_remaining_time_in_millis() / 1000 - SPARE_SECONDS)
+        admit(waiting, admission, time.monotonic() + budget)
+    return response
