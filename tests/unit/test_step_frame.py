@@ -142,6 +142,16 @@ def test_step_of_a_run_that_lost_the_record_leaves_the_record_alone(aws, store, 
     assert "Stage Succeeded" not in kinds and aws.notifications() == []  # nor announced as done
 
 
+def test_a_step_whose_stage_write_is_refused_takes_back_what_it_wrote(aws, store, step_event):
+    """The stage write is the ownership check (no read before it): refused, the step's outputs go."""
+    undone: list[str] = []
+    other = {**step_event, "context": {**step_event["context"], "execution": "someone-else-a1"}}
+    run_step("resize", other, lambda request: Outcome({"ok": True}, take_back=lambda: undone.append("lost")))
+    assert undone == ["lost"]
+    run_step("resize", step_event, lambda request: Outcome({"ok": True}, take_back=lambda: undone.append("owned")))
+    assert undone == ["lost"]  # its own run's step keeps what it wrote
+
+
 def test_metrics_are_emitted_when_monitoring_is_on(aws, store, step_event, monkeypatch, capsys):
     monkeypatch.setenv("MONITORING_ENABLED", "true")
     run_step("resize", step_event, lambda request: {"ok": True})

@@ -160,7 +160,7 @@ def test_only_the_owning_execution_writes(store, write):
     processing(store)
     before = store.get(KEY)
     calls = {
-        "complete": lambda ex: store.complete(KEY, ex, {"display": "s3://x"}),
+        "complete": lambda ex: store.complete(KEY, ex, {"display": "s3://x"}) is not None,
         "reject": lambda ex: store.reject(KEY, ex, Rejection("corrupt", "m")),
         "fail": lambda ex: store.fail(KEY, ex, {"type": "Boom"}, final=True),
         "complete_stage": lambda ex: store.complete_stage(KEY, ex, "resize", {"duration_ms": 5}),
@@ -174,7 +174,7 @@ def test_only_the_owning_execution_writes(store, write):
 
 def test_owned_writes_on_an_uploaded_record_are_refused(store):
     assert store.record_upload(upload())
-    assert store.complete(KEY, "run-a1", {"display": "s3://x"}) is False
+    assert store.complete(KEY, "run-a1", {"display": "s3://x"}) is None
     assert store.fail(KEY, "run-a1", {"type": "Boom"}, final=True) is False
     assert store.get(KEY)["status"] == UPLOADED
 
@@ -182,13 +182,14 @@ def test_owned_writes_on_an_uploaded_record_are_refused(store):
 def test_complete_records_outputs_and_history(store):
     processing(store)
     outputs = {"display": "s3://qip-archive/d.jpg", "dimensions": {"width": 10, "height": 5}}
-    assert store.complete(KEY, "run-a1", outputs)
+    written = store.complete(KEY, "run-a1", outputs)
     record = store.get(KEY)
+    assert written == record  # the record as written comes back with the write: no read after it
     assert record["status"] == COMPLETED and record["outputs"] == outputs
     assert record["completed_at"] >= record["started_at"]
     assert statuses(record) == [UPLOADED, PROCESSING, COMPLETED]
     assert [entry["at"] for entry in record["history"]] == sorted(entry["at"] for entry in record["history"])
-    assert store.complete(KEY, "run-a1", outputs) is False  # not PROCESSING any more
+    assert store.complete(KEY, "run-a1", outputs) is None  # not PROCESSING any more
 
 
 def test_fail_keeps_error_and_finality(store):

@@ -78,6 +78,13 @@ class Page:
     next_token: str | None
 
 
+_OWNED = "#status = :owner_status AND execution = :execution"  # this execution owns the PROCESSING record
+
+
+def _owner(execution: str) -> dict[str, Any]:
+    return {":owner_status": PROCESSING, ":execution": execution}
+
+
 def run_digest(run_id: str) -> str:
     """A short fingerprint of an execution's id: enough to tell two runs of one name apart."""
     return hashlib.sha256(run_id.encode()).hexdigest()[:16]
@@ -217,13 +224,16 @@ class MetadataStore:
         """Keep the details of a failed step attempt, so FAILED can say where and why."""
         return self._owned_update(key, execution, "SET last_error = :error", {":error": error})
 
-    def complete(self, key: str, execution: str, outputs: dict[str, Any]) -> bool:
-        return self._owned_update(
+    def complete(self, key: str, execution: str, outputs: dict[str, Any]) -> dict[str, Any] | None:
+        """Mark COMPLETED with the outputs: the record as written, or None if this run does not own
+        it. The record comes back with the write, so the final notification needs no read after it."""
+        return self._write(
             key,
-            execution,
             "SET #status = :completed, outputs = :outputs, completed_at = :at",
-            {":completed": COMPLETED, ":outputs": outputs},
+            _OWNED,
+            {":completed": COMPLETED, ":outputs": outputs, **_owner(execution)},
             history=COMPLETED,
+            returning=True,
         )
 
     def reject(self, key: str, execution: str, reason: Rejection) -> bool:
@@ -308,26 +318,19 @@ class MetadataStore:
         return self._update(key, "SET erased = :erased", "#status = :deleted",
                             {":erased": erased, ":deleted": DELETED})
 
-    def owns(self, key: str, execution: str) -> bool:
-        """Does this execution still own the PROCESSING record (read consistently)? A step that
-        wrote objects asks after writing: if not, an erasure or a newer run came first."""
-        record = self.get(key)
-        return bool(record and record.get("status") == PROCESSING and record.get("execution") == execution)
-
     def _owned_update(self, key: str, execution: str, expression: str, values: dict[str, Any],
                       names: dict[str, str] | None = None, history: Status | None = None) -> bool:
         """An update allowed only while this execution owns the PROCESSING record."""
-        return self._update(
-            key,
-            expression,
-            "#status = :owner_status AND execution = :execution",
-            {**values, ":owner_status": PROCESSING, ":execution": execution},
-            history=history,
-            names=names,
-        )
+        return self._update(key, expression, _OWNED, {**values, **_owner(execution)}, history=history, names=names)
 
     def _update(self, key: str, expression: str, condition: str, values: dict[str, Any],
                 history: Status | None = None, names: dict[str, str] | None = None) -> bool:
+        return self._write(key, expression, condition, values, history, names) is not None
+
+    def _write(self, key: str, expression: str, condition: str, values: dict[str, Any],
+               history: Status | None = None, names: dict[str, str] | None = None,
+               returning: bool = False) -> dict[str, Any] | None:
+        """A conditional update: the record as written (empty unless `returning`), None if refused."""
         at = now_iso()
         values = dict(values)
         attribute_names = {"#status": "status", **(names or {})}
@@ -343,18 +346,20 @@ class MetadataStore:
         if ":at" in expression:
             values[":at"] = at
         try:
-            self._table.update_item(
+            response = self._table.update_item(
                 Key={"image_key": key},
                 UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=attribute_names,
                 ExpressionAttributeValues=_dynamo(values),
+                ReturnValues="ALL_NEW" if returning else "NONE",
             )
         except ClientError as error:
             if _is_condition_failure(error):
-                return False
+                return None
             raise
-        return True
+        written: dict[str, Any] = _plain(response.get("Attributes") or {})
+        return written
 
     # ------------------------------------------------------------------ reads
     def get(self, key: str) -> dict[str, Any] | None:

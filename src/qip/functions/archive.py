@@ -54,7 +54,6 @@ def archive(request: StepRequest) -> Outcome:
     for key in objects.children(runtime.s3(), bucket, layout.archive_prefix(request.key)):
         if key not in keep and layout.is_own_output(request.key, key):
             written.delete(key)  # a rendition the image no longer has (a delete marker: versions expire)
-    written.keep_if_owned(request)
     metadata = request.extras.get("metadata")
     return Outcome({
         "original": layout.s3_uri(bucket, original_key),
@@ -66,7 +65,7 @@ def archive(request: StepRequest) -> Outcome:
         "renditions": manifest["renditions"] if version == current.version else {},
         "outputs": [{"rendition": o.get("rendition"), "format": o["format"], "uri": o["uri"],
                      "width": o["width"], "height": o["height"]} for o in outputs],
-    }, {"metadata": metadata} if metadata else None)
+    }, {"metadata": metadata} if metadata else None, take_back=written.take_back)
 
 
 def _display(outputs: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -1,11 +1,12 @@
 """What the steps that write to the archive share: the renditions in force, writing outputs,
 and taking them back when the run lost the image meanwhile.
 
-A step writes its objects, then asks the store whether its execution still owns the record. If
-an erasure (or a newer upload or run) took it in the meantime, the step deletes the exact versions
-it wrote: an erasure's sweep begins after its tombstone, so whatever a step wrote before that
-check is either seen by the sweep or taken back by the step itself, and no run can recreate an
-erased image's outputs.
+A step writes its objects, then records its stage, a write allowed only while its execution
+owns the record (the step frame). If an erasure (or a newer upload or run) took the record in the
+meantime, that write is refused and the step deletes the exact versions it wrote (`take_back`):
+an erasure's sweep begins after its tombstone, so whatever a step wrote before that check is
+either seen by the sweep or taken back by the step itself, and no run can recreate an erased
+image's outputs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import yaml
 import qip
 from qip.core import config, layout, objects
 from qip.functions import runtime
-from qip.functions.step import StepRequest
 from qip.imaging import Derivative, RenditionSet
 
 
@@ -66,10 +66,8 @@ class Written:
         return {"bucket": self.bucket, "key": key, "uri": layout.s3_uri(self.bucket, key),
                 "bytes": len(derivative.data), "version_id": version, **derivative.to_dict()}
 
-    def keep_if_owned(self, request: StepRequest) -> bool:
-        """True if this run still owns the image; else delete every version written, False."""
-        if runtime.store().owns(request.key, request.execution):
-            return True
+    def take_back(self) -> None:
+        """Delete every version written: the run lost the image (erased, or a newer upload or run)."""
         runtime.logger.info("the image was erased or taken by another run meanwhile; taking back what "
                             "this step wrote", extra={"versions": len(self.versions)})
         exact = [v for v in self.versions if v.version_id]
@@ -77,4 +75,3 @@ class Written:
         for version in self.versions:
             if not version.version_id:  # an unversioned bucket: the object itself
                 objects.delete(runtime.s3(), self.bucket, version.key)
-        return False

@@ -11,12 +11,12 @@ from qip.core import objects
 from qip.core.model import Stage
 from qip.functions import runtime
 from qip.functions.outputs import Written, renditions
-from qip.functions.step import StepRequest, run_step
+from qip.functions.step import Outcome, StepRequest, run_step
 from qip.imaging import make_renditions
 from qip.imaging.renditions import split, thumbnail_source
 
 
-def make_large(request: StepRequest) -> dict[str, Any]:
+def make_large(request: StepRequest) -> Outcome:
     config = renditions()
     wanted = config.select(request.key)
     large, _ = split(wanted)
@@ -26,9 +26,9 @@ def make_large(request: StepRequest) -> dict[str, Any]:
     items = [written.output(request.key, output) for output in rendered.outputs]
     source = thumbnail_source(wanted)
     pointer = next((i for i in items if source and i["name"] == source.name), None)
-    written.keep_if_owned(request)
-    return {"renditions_version": config.version, "items": items, "rights": rendered.rights.to_dict(),
-            "source": {"bucket": pointer["bucket"], "key": pointer["key"]} if pointer else None}
+    return Outcome({"renditions_version": config.version, "items": items, "rights": rendered.rights.to_dict(),
+                    "source": {"bucket": pointer["bucket"], "key": pointer["key"]} if pointer else None},
+                   take_back=written.take_back)
 
 
 @runtime.handler

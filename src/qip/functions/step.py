@@ -68,12 +68,14 @@ class StepRequest:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A step's result for the state machine, what else to keep in the image's record, and what
-    its success event says when that should be less than the result."""
+    """A step's result for the state machine, what else to keep in the image's record, what its
+    success event says when that should be less than the result, and how to undo what it wrote
+    if its run turns out to have lost the image (its stage write is then refused)."""
 
     result: dict[str, Any]
     stored: dict[str, Any] | None = None
     announced: dict[str, Any] | None = None
+    take_back: Callable[[], None] | None = None
 
 
 def is_transient(error: BaseException) -> bool:
@@ -141,6 +143,8 @@ def _run_step(stage: str, event: dict[str, Any],
                     "attempt": request.attempt}
     if not runtime.store().complete_stage(request.key, request.execution, stage, stage_record, outcome.stored):
         runtime.logger.info("record owned by another run or upload; this stage's success is not announced")
+        if outcome.take_back:
+            outcome.take_back()
         return result
     announced = result if outcome.announced is None else outcome.announced
     done = transition(EventKind.STAGE_SUCCEEDED, PROCESSING, duration_ms=duration_ms, extra={"result": announced})

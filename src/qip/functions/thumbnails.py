@@ -12,13 +12,13 @@ from qip.core import objects
 from qip.core.model import Stage
 from qip.functions import runtime
 from qip.functions.outputs import Written, renditions
-from qip.functions.step import StepRequest, run_step
+from qip.functions.step import Outcome, StepRequest, run_step
 from qip.imaging import make_renditions
 from qip.imaging.renditions import split
 from qip.imaging.rights import Rights
 
 
-def make_small(request: StepRequest) -> dict[str, Any]:
+def make_small(request: StepRequest) -> Outcome:
     config = renditions()
     _, small = split(config.select(request.key))
     large = request.extras.get("display") or {}
@@ -33,8 +33,7 @@ def make_small(request: StepRequest) -> dict[str, Any]:
             data, rights = objects.read(runtime.s3(), request.bucket, request.key), None
         rendered = make_renditions(data, small, runtime.render_options(), runtime.limits(), rights)
         items = [written.output(request.key, output) for output in rendered.outputs]
-        written.keep_if_owned(request)
-    return {"renditions_version": config.version, "items": items}
+    return Outcome({"renditions_version": config.version, "items": items}, take_back=written.take_back)
 
 
 @runtime.handler

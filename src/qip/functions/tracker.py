@@ -64,9 +64,8 @@ def rejected(request: TrackRequest) -> dict[str, Any]:
 
 def completed(request: TrackRequest) -> dict[str, Any]:
     outputs = request.body["archive"]
-    store = runtime.store()
-    if store.complete(request.image.key, request.execution, outputs):
-        record = store.get(request.image.key) or {}
+    record = runtime.store().complete(request.image.key, request.execution, outputs)
+    if record is not None:
         summary = processing_summary(record, outputs)
         transition = request.transition(EventKind.PIPELINE_COMPLETED, COMPLETED,
                                         duration_ms=summary["total_ms"], extra={"summary": summary})
