@@ -17,7 +17,7 @@ LOCAL_PARAMETERS = {
     "PipelineRetryDelaySeconds": "2",
     # Every Lambda worker of the engine unpacks the artifact on its first call: a few images at
     # a time keep a burst on this machine from spawning hundreds of them. 6 against 4: pipeline /
-    # Pillow 1.80 against 2.0-2.35 (bench/pipeline_vs_pillow.py), ~0.5 GB more for the workers.
+    # Pillow about 1.8 against 2.0-2.35 (bench/pipeline_vs_pillow.py), about 1 GB more for workers.
     "MaxRunningImages": "6",
     # An execution takes about a second here: an image over the limit is offered again soon.
     "DeferSeconds": "1,2",
