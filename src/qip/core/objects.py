@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
+    from types_boto3_s3.type_defs import GetObjectOutputTypeDef
 
 from dataclasses import dataclass
 from urllib.parse import unquote_plus, urlencode
@@ -43,16 +44,26 @@ def head(s3: S3Client, bucket: str, key: str) -> ObjectHead | None:
     )
 
 
+def _first_bytes(s3: S3Client, bucket: str, key: str, limit: int) -> GetObjectOutputTypeDef | None:
+    """A GET of the object's first `limit` bytes; None for an empty object, which has no byte 0."""
+    try:
+        return s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max(limit - 1, 0)}")
+    except ClientError as error:
+        if error_code(error) == "InvalidRange":
+            return None
+        raise
+
+
 def peek(s3: S3Client, bucket: str, key: str, limit: int) -> ObjectHead | None:
     """The object's head and its first `limit` bytes, from one ranged GET (no HEAD besides)."""
     try:
-        response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max(limit - 1, 0)}")
+        response = _first_bytes(s3, bucket, key, limit)
     except ClientError as error:
         if is_missing(error):
             return None
-        if error_code(error) == "InvalidRange":  # an empty object has no byte 0: its head says the rest
-            return head(s3, bucket, key)
         raise
+    if response is None:  # an empty object: its head says the rest
+        return head(s3, bucket, key)
     with response["Body"] as body:
         start = body.read(limit)
     whole = (response.get("ContentRange") or "").rpartition("/")[2]  # "bytes 0-4095/7559535"
@@ -86,14 +97,10 @@ def find(s3: S3Client, bucket: str, event_key: str, etag: str | None = None,
 
 def read(s3: S3Client, bucket: str, key: str, limit: int | None = None) -> bytes:
     """The object's bytes; with `limit`, at most that many (a ranged read)."""
-    try:
-        if limit is None:
-            return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        return s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max(limit - 1, 0)}")["Body"].read()
-    except ClientError as error:
-        if error_code(error) == "InvalidRange":
-            return b""  # an empty object has no byte 0
-        raise
+    if limit is None:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    response = _first_bytes(s3, bucket, key, limit)
+    return response["Body"].read() if response else b""
 
 
 def write(s3: S3Client, bucket: str, key: str, data: bytes, content_type: str) -> str | None:
