@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -197,6 +198,23 @@ def describe_usage(use: Usage, images: int) -> list[str]:
         f"cores busy: {use.ours_busy:.0%} of {CORES} cores by this run; machine-wide {use.machine_busy:.0%}"
         + ("  <- others were using the machine" if use.machine_busy > use.ours_busy + 0.15 else ""),
     ]
+
+
+# ---------------------------------------------------------------------- the baseline
+def plain_pillow(paths: list[Path]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of `plain_pillow.py` on `paths`, from launch to exit: the
+    baseline the pipeline benchmarks run beside the pipeline, in the same run."""
+    with tempfile.TemporaryDirectory(prefix="qip-plain-") as out:
+        before = _children_cpu()
+        started = time.monotonic()
+        subprocess.run([sys.executable, str(Path(__file__).with_name("plain_pillow.py")), out,
+                        *map(str, paths)], check=True, capture_output=True)
+        return time.monotonic() - started, _children_cpu() - before
+
+
+def _children_cpu() -> float:
+    times = os.times()
+    return times.children_user + times.children_system
 
 
 # ---------------------------------------------------------------------- the stack

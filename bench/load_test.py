@@ -3,15 +3,19 @@
     flock /tmp/qip-engine.lock .venv/bin/python bench/load_test.py [--images 300] [--invalid 0.10]
                                                                     [--fault-rate 0]
 
-Starts its own engine (a free port, a temporary state folder), deploys the stack (`qip up`, so
-the workers are pre-warmed), optionally injects transient faults into a fraction of step tries,
-uploads everything at once, and waits (bounded by --timeout; polled gently through the status
-index). Then it checks that every key has exactly one terminal status, that the counts match
-what was uploaded, that no image ran more executions than it had attempts, and that the DLQ holds
-only permanent failures; and prints throughput, upload-to-final latency, CPU by part and the
-memory of the engine and its workers, beside the figures measured before this work (main at
-54b6ba5, this machine: 166 images/minute, median 48.6 s, ~4.8 GB for ~50 workers). Targets:
->= 500 images/minute, median <= 10 s. Exit status 1 if a check fails.
+Starts its own engine (a free port, a temporary state folder), deploys the stack (`qip up`, so the
+workers are pre-warmed), optionally injects transient faults into a fraction of step tries, runs
+the baseline on the same files (`plain_pillow.py`, the image work as a plain multiprocessing
+Pillow script does it, skipping what it cannot read), then uploads everything at once and waits
+(bounded by --timeout; polled gently through the status index). Then it checks that every key has
+exactly one terminal status, that the counts match what was uploaded, that no image ran more
+executions than it had attempts, and that the DLQ holds only permanent failures; and prints
+throughput, upload-to-final latency, CPU by part and the memory of the engine and its workers,
+beside the baseline's throughput in this run and the figures measured before this work (main at
+54b6ba5, this machine: 166 images/minute, median 48.6 s, ~4.8 GB for ~50 workers). It also prints
+the bound the run's own CPU cost sets: with every core busy the whole time, no faster than cores /
+CPU-s per image, and the median no earlier than half the burst at that rate. Targets: >= 500
+images/minute, median <= 10 s. Exit status 1 if a check fails.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,6 +69,9 @@ def main() -> int:
                                                                        rng.choice(good))
         print(f"uploading {len(uploads)} ({sum(k.endswith('-bad.jpg') for k in uploads)} invalid), "
               f"faults at {args.fault_rate:.0%} of step tries", flush=True)
+        baseline_wall = plain_pillow(uploads)
+        print(f"baseline (plain Pillow, multiprocessing, the same {len(uploads)} files, this run): "
+              f"{baseline_wall:.1f} s, {len(uploads) / baseline_wall * 60:.0f} images/minute", flush=True)
         before = bench.snapshot()
         started = time.monotonic()
         began = harness.upload_all(info, uploads, threads=16)
@@ -72,11 +80,29 @@ def main() -> int:
         after = bench.snapshot()
         end = max((t for r in records.values() if (t := harness.finished_at(r)) is not None), default=time.time())
         result = check(pipeline, info, uploads, records, end - began, uploaded_in)
-        for line in harness.describe_usage(harness.usage(before, after), len(uploads)):
+        print(f"pipeline / baseline (wall time): {(end - began) / baseline_wall:.1f}")
+        use = harness.usage(before, after)
+        for line in harness.describe_usage(use, len(uploads)):
             print(line)
+        per_image = use.total / len(uploads)
+        ceiling = harness.CORES / per_image
+        print(f"bound at this CPU cost ({per_image:.3f} CPU-s per image): with all {harness.CORES} cores busy "
+              f"throughout, at most {ceiling * 60:.0f} images/minute, and a median of at least "
+              f"{len(uploads) / 2 / ceiling:.1f} s")
         print(f"memory after the burst: {harness.describe_memory(bench.memory())}")
         print(BASELINE)
         return result
+
+
+def plain_pillow(uploads: dict[str, bytes]) -> float:
+    """Wall seconds of the baseline on the uploads, written to files first (not timed)."""
+    with tempfile.TemporaryDirectory(prefix="qip-load-files-") as folder:
+        paths = []
+        for key, data in uploads.items():
+            paths.append(Path(folder) / key.replace("/", "_"))
+            paths[-1].write_bytes(data)
+        wall, _ = harness.plain_pillow(paths)
+    return wall
 
 
 def check(pipeline, info, uploads, records, elapsed, uploaded_in) -> int:

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -56,23 +54,6 @@ def make_images(count: int) -> list[Path]:
             exif[0x0112] = 6
         paths[i].write_bytes(corpus.make_jpeg(image=image, exif=exif, quality=90))  # type: ignore[arg-type]
     return paths
-
-
-def run_baseline(paths: list[Path]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of the plain script, from launch to exit."""
-    with tempfile.TemporaryDirectory(prefix="qip-plain-") as out:
-        before = _children_cpu()
-        started = time.monotonic()
-        subprocess.run([sys.executable, str(Path(__file__).with_name("plain_pillow.py")), out,
-                        *map(str, paths)], check=True, capture_output=True)
-        return time.monotonic() - started, _children_cpu() - before
-
-
-def _children_cpu() -> float:
-    import os
-
-    times = os.times()
-    return times.children_user + times.children_system
 
 
 def run_pipeline(bench: harness.Bench, paths: list[Path], prefix: str) -> dict[str, object]:
@@ -139,7 +120,8 @@ def main() -> int:
             sides = {}
             order = ("baseline", "pipeline") if number % 2 else ("pipeline", "baseline")
             for side in order:
-                sides[side] = run_baseline(paths) if side == "baseline" else run_pipeline(bench, paths, f"r{number}")
+                sides[side] = (harness.plain_pillow(paths) if side == "baseline"
+                               else run_pipeline(bench, paths, f"r{number}"))
             base_wall, base_cpu = sides["baseline"]  # type: ignore[misc]
             pipe = sides["pipeline"]
             ratio = pipe["wall"] / base_wall  # type: ignore[index,operator]

@@ -2,7 +2,8 @@
 
 For each JPEG: open it, read its EXIF, apply the EXIF orientation, fit it in 2048 x 2048 (JPEG
 q85), make three thumbnails (512, 256, 128; WebP q80, method 1, the pipeline's settings), and
-copy the original next to them. One process per core; outputs in a folder per image.
+copy the original next to them. One process per core; outputs in a folder per image. A file that
+Pillow cannot open or decode is skipped and counted, as a script fed users' uploads must.
 
     python bench/plain_pillow.py OUT_DIR IMAGE...
 
@@ -24,8 +25,16 @@ MAX_SIDE = 2048
 THUMBNAILS = (512, 256, 128)
 
 
-def process(job: tuple[str, str]) -> int:
-    source, out = Path(job[0]), Path(job[1])
+def process(job: tuple[str, str]) -> bool:
+    """True if the image was processed, False if Pillow could not read it."""
+    try:
+        _process(Path(job[0]), Path(job[1]))
+    except (OSError, ValueError, SyntaxError, RuntimeError, Image.DecompressionBombError):
+        return False
+    return True
+
+
+def _process(source: Path, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with Image.open(source) as image:
         exif = image.getexif()
@@ -44,8 +53,9 @@ def main(argv: list[str]) -> int:
     out, images = Path(argv[0]), argv[1:]
     started = time.monotonic()
     with Pool() as pool:
-        pool.map(process, [(image, str(out / Path(image).stem)) for image in images], chunksize=1)
-    print(f"{len(images)} images in {time.monotonic() - started:.2f} s", file=sys.stderr)
+        done = pool.map(process, [(image, str(out / Path(image).stem)) for image in images], chunksize=1)
+    print(f"{sum(done)} images processed, {len(done) - sum(done)} unreadable skipped, in "
+          f"{time.monotonic() - started:.2f} s", file=sys.stderr)
     return 0
 
 
