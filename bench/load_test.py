@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -81,6 +82,8 @@ def main() -> int:
         end = max((t for r in records.values() if (t := harness.finished_at(r)) is not None), default=time.time())
         result = check(pipeline, info, uploads, records, end - began, uploaded_in)
         print(f"pipeline / baseline (wall time): {(end - began) / baseline_wall:.1f}")
+        print(f"final statuses per {WINDOW_SECONDS} s after the first upload: "
+              + " ".join(map(str, pace(records, began))))
         use = harness.usage(before, after)
         for line in harness.describe_usage(use, len(uploads)):
             print(line)
@@ -92,6 +95,21 @@ def main() -> int:
         print(f"memory after the burst: {harness.describe_memory(bench.memory())}")
         print(BASELINE)
         return result
+
+
+WINDOW_SECONDS = 5
+
+
+def pace(records: dict[str, dict[str, Any]], began: float) -> list[int]:
+    """How many images reached their final status in each window after the first upload (a steady
+    pace, or a slow start, or a long tail), from the records' own finish times."""
+    counts: list[int] = []
+    for record in records.values():
+        if (finished := harness.finished_at(record)) is not None:
+            window = max(0, int((finished - began) // WINDOW_SECONDS))
+            counts.extend([0] * (window + 1 - len(counts)))
+            counts[window] += 1
+    return counts
 
 
 def plain_pillow(uploads: dict[str, bytes]) -> float:

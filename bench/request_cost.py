@@ -1,0 +1,138 @@
+"""What one AWS request costs on the local engine: the engine's CPU and the caller's, per request.
+
+    flock /tmp/qip-engine.lock .venv/bin/python bench/request_cost.py [--calls 200]
+
+Deploys the stack on a fresh engine (`qip up`), then makes each kind of request a pipeline step
+makes (PutEvents, SNS Publish, DynamoDB UpdateItem, S3 GetObject, and PutObject of 4 KB to a new
+key each time) --calls times in a row, over one kept-alive TLS connection, and prints the CPU per request of the
+engine's server process (from /proc) and of this process (the caller's botocore), side by side
+for two callers:
+  - baseline: the engine's root credentials, for which the engine evaluates no IAM policy;
+  - a step function's role (the archive function's, assumed through STS), as the workers call:
+    every request is evaluated against the role's policies (IAM enforcement, on by default).
+Weighted by how many of each a valid image makes (`qip cost` counts them; docs/cost.md), it
+prints what those requests alone cost per image: a floor under the pipeline's CPU per image,
+whatever it does around them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import boto3
+import harness
+
+from qip.core import aws, layout
+
+UPLOAD = "bench/request.jpg"  # read as the steps read uploads
+# What a valid image makes of each kind (the calls per image in docs/cost.md, counted by `qip cost`):
+# UpdateItem with the dispatcher's PutItem, PutObject with the archive's CopyObject. Left out: the
+# audit function's batches, ListObjectsV2, StartExecution and admission's ListExecutions (4-6 more).
+PER_IMAGE = {"events.PutEvents": 13, "sns.Publish": 6, "dynamodb.UpdateItem": 8, "s3.GetObject": 5,
+             "s3.PutObject": 6}
+
+
+def root_session() -> boto3.session.Session:
+    """The engine's root credentials: the engine evaluates no IAM policy for them."""
+    credentials = aws.LOCAL_ENGINE_CREDENTIALS
+    return boto3.session.Session(aws_access_key_id=credentials["aws_access_key_id"],
+                                 aws_secret_access_key=credentials["aws_secret_access_key"])
+
+
+def own_cpu(pid: int) -> float:
+    found = harness._stat(pid)
+    if found is None:
+        raise RuntimeError(f"process {pid} is gone")
+    return found[1]
+
+
+def requests(session: Any, bench: harness.Bench) -> dict[str, Callable[[], Any]]:
+    info = bench.info
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=info.endpoint_url, region_name=info.region,
+                              config=aws._CONFIG, verify=info.ca_bundle)
+
+    events, sns, s3, dynamodb = client("events"), client("sns"), client("s3"), client("dynamodb")
+    serial = itertools.count()
+    detail = json.dumps({"image": {"bucket": info.upload_bucket, "key": "bench/request.jpg"}, "stage": "bench"})
+    return {
+        "events.PutEvents": lambda: events.put_events(Entries=[{
+            "EventBusName": info.event_bus, "Source": "qip.bench", "DetailType": "Bench", "Detail": detail}]),
+        "sns.Publish": lambda: sns.publish(TopicArn=info.topic_arn, Subject="bench", Message=detail),
+        "dynamodb.UpdateItem": lambda: dynamodb.update_item(
+            TableName=info.metadata_table, Key={"image_key": {"S": "bench/request.jpg"}},
+            UpdateExpression="SET bench = :v", ExpressionAttributeValues={":v": {"S": "x"}}),
+        "s3.GetObject": lambda: s3.get_object(Bucket=info.upload_bucket, Key=UPLOAD)["Body"].read(),
+        # a new key each time, as the steps write (a key's versions make each later put of it dearer)
+        "s3.PutObject": lambda: s3.put_object(Bucket=info.archive_bucket, Key=layout.archive_key(
+            f"bench/{next(serial)}.jpg", "output.bin"), Body=b"x" * 4096),
+    }
+
+
+def archive_role_session(bench: harness.Bench) -> boto3.session.Session:
+    info = bench.info
+    root = root_session()
+    lam = root.client("lambda", endpoint_url=info.endpoint_url, region_name=info.region, verify=info.ca_bundle)
+    sts = root.client("sts", endpoint_url=info.endpoint_url, region_name=info.region, verify=info.ca_bundle)
+    role = next(f["Role"] for f in lam.list_functions()["Functions"] if f["FunctionName"].endswith("-archive"))
+    credentials = sts.assume_role(RoleArn=role, RoleSessionName="qip-bench")["Credentials"]
+    return boto3.session.Session(aws_access_key_id=credentials["AccessKeyId"],
+                                 aws_secret_access_key=credentials["SecretAccessKey"],
+                                 aws_session_token=credentials["SessionToken"])
+
+
+def measure(call: Callable[[], Any], engine_pid: int, calls: int) -> tuple[float, float]:
+    """(engine ms, caller ms) of CPU per request, after a few untimed ones (connection, caches)."""
+    for _ in range(5):
+        call()
+    engine, caller = own_cpu(engine_pid), time.process_time()
+    for _ in range(calls):
+        call()
+    return ((own_cpu(engine_pid) - engine) / calls * 1000, (time.process_time() - caller) / calls * 1000)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=200, help="requests of each kind per caller (default 200)")
+    parser.add_argument("--port", type=int, help="engine port (default: a free one)")
+    args = parser.parse_args()
+    with harness.bench_stack("qip-requests", args.port) as bench:
+        print(f"qip up on a fresh state folder: {bench.up_seconds:.1f} s; {args.calls} requests of each kind per "
+              f"caller; CPU ms per request (engine server / caller)", flush=True)
+        root = root_session()
+        s3 = root.client("s3", endpoint_url=bench.info.endpoint_url, region_name=bench.info.region,
+                         verify=bench.info.ca_bundle)
+        s3.put_object(Bucket=bench.info.upload_bucket, Key=UPLOAD, Body=b"x" * 4096)
+        callers = {"baseline (root, no IAM evaluation)": root,
+                   "a step's role (IAM evaluated)": archive_role_session(bench)}
+        results: dict[str, dict[str, tuple[float, float]]] = {}
+        for name, session in callers.items():
+            calls = requests(session, bench)
+            results[name] = {kind: measure(call, bench.engine_pid, args.calls) for kind, call in calls.items()}
+        baseline, role = results.values()
+        print(f"\n{'request':22} {'baseline':>16} {'step role':>16} {'ratio (engine)':>15}")
+        for kind in baseline:
+            (b_engine, b_caller), (r_engine, r_caller) = baseline[kind], role[kind]
+            print(f"{kind:22} {b_engine:7.2f} / {b_caller:5.2f} {r_engine:7.2f} / {r_caller:5.2f} "
+                  f"{r_engine / b_engine if b_engine else float('nan'):15.2f}")
+        engine_s = sum(PER_IMAGE[kind] * role[kind][0] for kind in PER_IMAGE) / 1000
+        caller_s = sum(PER_IMAGE[kind] * role[kind][1] for kind in PER_IMAGE) / 1000
+        base_s = sum(PER_IMAGE[kind] * baseline[kind][0] for kind in PER_IMAGE) / 1000
+        print(f"\nRESULT the {sum(PER_IMAGE.values())} requests of these kinds an image makes cost "
+              f"{engine_s:.3f} CPU-s of the engine's and {caller_s:.3f} of the functions' (the baseline without "
+              f"IAM evaluation: {base_s:.3f} of the engine's), on an otherwise idle machine")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
