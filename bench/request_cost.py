@@ -10,9 +10,9 @@ for two callers:
   - baseline: the engine's root credentials, for which the engine evaluates no IAM policy;
   - a step function's role (the archive function's, assumed through STS), as the workers call:
     every request is evaluated against the role's policies (IAM enforcement, on by default).
-Weighted by how many of each a valid image makes (`qip cost` counts them; docs/cost.md), it
-prints what those requests alone cost per image: a floor under the pipeline's CPU per image,
-whatever it does around them.
+Then it runs --images small JPEGs through the pipeline and counts the requests each made, as
+`qip cost` counts them (each function call's closing line), and prints what an image's requests
+of those kinds alone cost: a floor under the pipeline's CPU per image, whatever it does around them.
 """
 
 from __future__ import annotations
@@ -31,14 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import boto3
 import harness
 
+from qip.client import cost
 from qip.core import aws, layout
+from tests import imaging_corpus as corpus
 
 UPLOAD = "bench/request.jpg"  # read as the steps read uploads
-# What a valid image makes of each kind (the calls per image in docs/cost.md, counted by `qip cost`):
-# UpdateItem with the dispatcher's PutItem, PutObject with the archive's CopyObject. Left out: the
-# audit function's batches, ListObjectsV2, StartExecution and admission's ListExecutions (4-6 more).
-PER_IMAGE = {"events.PutEvents": 13, "sns.Publish": 6, "dynamodb.UpdateItem": 8, "s3.GetObject": 5,
-             "s3.PutObject": 6}
+# The requests a run counts (`qip cost`'s counting) that are measured here as one of the five kinds.
+SAME_AS = {"dynamodb.PutItem": "dynamodb.UpdateItem", "s3.CopyObject": "s3.PutObject"}
 
 
 def root_session() -> boto3.session.Session:
@@ -101,14 +100,40 @@ def measure(call: Callable[[], Any], engine_pid: int, calls: int) -> tuple[float
     return ((own_cpu(engine_pid) - engine) / calls * 1000, (time.process_time() - caller) / calls * 1000)
 
 
+def requests_per_image(bench: harness.Bench, images: int) -> tuple[dict[str, float], float]:
+    """How many requests of each measured kind a valid image made, and how many of other kinds,
+    counted as `qip cost` counts them (each function call's closing line), from a real run."""
+    uploads = {f"bench/count-{i:03d}.jpg": corpus.make_jpeg(800, 600) for i in range(images)}
+    began = harness.upload_all(bench.info, uploads)
+    harness.wait_settled(bench.pipeline, list(uploads), began)
+    cost.wait_for_logs()
+    calls = cost.collect(bench.info, list(uploads), began - 1).calls()
+    per_image = dict.fromkeys(("events.PutEvents", "sns.Publish", "dynamodb.UpdateItem", "s3.GetObject",
+                               "s3.PutObject"), 0.0)
+    others = 0.0
+    for name, count in calls.items():
+        kind = SAME_AS.get(name, name)
+        if kind in per_image:
+            per_image[kind] += count / images
+        else:
+            others += count / images
+    return per_image, others
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200, help="requests of each kind per caller (default 200)")
+    parser.add_argument("--images", type=int, default=20,
+                        help="small JPEGs run through the pipeline to count an image's requests (default 20)")
     parser.add_argument("--port", type=int, help="engine port (default: a free one)")
     args = parser.parse_args()
     with harness.bench_stack("qip-requests", args.port) as bench:
         print(f"qip up on a fresh state folder: {bench.up_seconds:.1f} s; {args.calls} requests of each kind per "
               f"caller; CPU ms per request (engine server / caller)", flush=True)
+        per_image, others = requests_per_image(bench, args.images)  # first: nothing else runs yet
+        print(f"requests per image, counted from the functions' own lines in a run of {args.images} small "
+              f"JPEGs: " + ", ".join(f"{kind} {count:.2f}" for kind, count in per_image.items())
+              + f"; {others:.2f} of other kinds (not measured here)", flush=True)
         root = root_session()
         s3 = root.client("s3", endpoint_url=bench.info.endpoint_url, region_name=bench.info.region,
                          verify=bench.info.ca_bundle)
@@ -125,10 +150,10 @@ def main() -> int:
             (b_engine, b_caller), (r_engine, r_caller) = baseline[kind], role[kind]
             print(f"{kind:22} {b_engine:7.2f} / {b_caller:5.2f} {r_engine:7.2f} / {r_caller:5.2f} "
                   f"{r_engine / b_engine if b_engine else float('nan'):15.2f}")
-        engine_s = sum(PER_IMAGE[kind] * role[kind][0] for kind in PER_IMAGE) / 1000
-        caller_s = sum(PER_IMAGE[kind] * role[kind][1] for kind in PER_IMAGE) / 1000
-        base_s = sum(PER_IMAGE[kind] * baseline[kind][0] for kind in PER_IMAGE) / 1000
-        print(f"\nRESULT the {sum(PER_IMAGE.values())} requests of these kinds an image makes cost "
+        engine_s = sum(count * role[kind][0] for kind, count in per_image.items()) / 1000
+        caller_s = sum(count * role[kind][1] for kind, count in per_image.items()) / 1000
+        base_s = sum(count * baseline[kind][0] for kind, count in per_image.items()) / 1000
+        print(f"RESULT the {sum(per_image.values()):.1f} requests of these kinds an image makes cost "
               f"{engine_s:.3f} CPU-s of the engine's and {caller_s:.3f} of the functions' (the baseline without "
               f"IAM evaluation: {base_s:.3f} of the engine's), on an otherwise idle machine")
     return 0
