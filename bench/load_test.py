@@ -10,12 +10,13 @@ Pillow script does it, skipping what it cannot read), then uploads everything at
 (bounded by --timeout; polled gently through the status index). Then it checks that every key has
 exactly one terminal status, that the counts match what was uploaded, that no image ran more
 executions than it had attempts, and that the DLQ holds only permanent failures; and prints
-throughput, upload-to-final latency, CPU by part and the memory of the engine and its workers,
-beside the baseline's throughput in this run and the figures measured before this work (main at
-54b6ba5, this machine: 166 images/minute, median 48.6 s, ~4.8 GB for ~50 workers). It also prints
-the bound the run's own CPU cost sets: with every core busy the whole time, no faster than cores /
-CPU-s per image, and the median no earlier than half the burst at that rate. Targets: >= 500
-images/minute, median <= 10 s. Exit status 1 if a check fails.
+throughput, upload-to-final latency, CPU by part, the memory of the engine and its workers, and
+each function's invocations and requests per upload, beside the baseline's throughput in this run
+and the figures measured before this work (main at 54b6ba5, this machine: 166 images/minute,
+median 48.6 s, ~4.8 GB for ~50 workers). It also prints the bound the run's own CPU cost sets:
+with every core busy the whole time, no faster than cores / CPU-s per image, and the median no
+earlier than half the burst at that rate. Targets: >= 500 images/minute, median <= 10 s. Exit
+status 1 if a check fails.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness
 
+from qip.client import cost
 from qip.client.metrics import percentile
 from qip.core import faults, layout
 from qip.core.clock import elapsed_ms
@@ -94,6 +96,7 @@ def main() -> int:
               f"throughout, at most {ceiling * 60:.0f} images/minute, and a median of at least "
               f"{len(uploads) / 2 / ceiling:.1f} s")
         print(f"memory after the burst: {harness.describe_memory(bench.memory())}")
+        print(calls_per_image(info, list(uploads), began))
         print(BASELINE)
         return result
 
@@ -111,6 +114,18 @@ def pace(records: dict[str, dict[str, Any]], began: float) -> list[int]:
             counts.extend([0] * (window + 1 - len(counts)))
             counts[window] += 1
     return counts
+
+
+def calls_per_image(info: Any, keys: list[str], began: float) -> str:
+    """Each function's invocations and AWS requests per upload in this burst, counted as `qip cost`
+    counts them (each call's closing line in the function's log)."""
+    cost.wait_for_logs()
+    functions = cost.collect(info, keys, began - 1).functions
+    used = sorted(((name, use) for name, use in functions.items() if use.invocations),
+                  key=lambda item: -item[1].invocations)
+    requests = sum(sum(use.calls.values()) for _, use in used)
+    return (f"per upload: {requests / len(keys):.1f} AWS requests by the functions; invocations: "
+            + ", ".join(f"{name} {use.invocations / len(keys):.2f}" for name, use in used))
 
 
 def plain_pillow(uploads: dict[str, bytes]) -> tuple[float, float]:
