@@ -64,6 +64,14 @@ def _stat(pid: int) -> tuple[int, float, float] | None:
     return ppid, own, children
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU seconds (user + system) a live process has spent."""
+    found = _stat(pid)
+    if found is None:
+        raise RuntimeError(f"process {pid} is gone")
+    return found[1]
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")

@@ -2,17 +2,18 @@
 
     flock /tmp/qip-engine.lock .venv/bin/python bench/request_cost.py [--calls 200]
 
-Deploys the stack on a fresh engine (`qip up`), then makes each kind of request a pipeline step
-makes (PutEvents, SNS Publish, DynamoDB UpdateItem, S3 GetObject, and PutObject of 4 KB to a new
-key each time) --calls times in a row, over one kept-alive TLS connection, and prints the CPU per request of the
-engine's server process (from /proc) and of this process (the caller's botocore), side by side
-for two callers:
+Deploys the stack on a fresh engine (`qip up`) and runs --images small JPEGs through the pipeline,
+counting the requests each made as `qip cost` counts them (each function call's closing line).
+Then it makes each kind of request a pipeline step makes (PutEvents, SNS Publish, DynamoDB
+UpdateItem, S3 GetObject of one of those JPEGs, and PutObject of 4 KB to a new key each time)
+--calls times in a row, over one kept-alive TLS connection (the two callers interleaved, in both
+orders), and prints the CPU per request of the engine's server process (from /proc) and of this
+process (the caller's botocore), side by side for two callers:
   - baseline: the engine's root credentials, for which the engine evaluates no IAM policy;
   - a step function's role (the archive function's, assumed through STS), as the workers call:
     every request is evaluated against the role's policies (IAM enforcement, on by default).
-Then it runs --images small JPEGs through the pipeline and counts the requests each made, as
-`qip cost` counts them (each function call's closing line), and prints what an image's requests
-of those kinds alone cost: a floor under the pipeline's CPU per image, whatever it does around them.
+Last, what an image's requests of those kinds alone cost, by the counts: a floor under the
+pipeline's CPU per image, whatever it does around them.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from qip.client import cost
 from qip.core import aws, layout
 from tests import imaging_corpus as corpus
 
-UPLOAD = "bench/request.jpg"  # read as the steps read uploads
+SETTLE_SECONDS = 5.0
+QUIET_SECONDS = 2.5  # the audit queue delivers 1 s after a send (AuditDelaySeconds)
+UPLOAD = "bench/count-000.jpg"  # read as the steps read uploads: one the counting run uploaded, settled
 # The requests a run counts (`qip cost`'s counting) that are measured here as one of the five kinds.
 SAME_AS = {"dynamodb.PutItem": "dynamodb.UpdateItem", "s3.CopyObject": "s3.PutObject"}
 
@@ -47,13 +50,6 @@ def root_session() -> boto3.session.Session:
                                  aws_secret_access_key=credentials["aws_secret_access_key"])
 
 
-def own_cpu(pid: int) -> float:
-    found = harness._stat(pid)
-    if found is None:
-        raise RuntimeError(f"process {pid} is gone")
-    return found[1]
-
-
 def requests(session: Any, bench: harness.Bench) -> dict[str, Callable[[], Any]]:
     info = bench.info
 
@@ -63,13 +59,13 @@ def requests(session: Any, bench: harness.Bench) -> dict[str, Callable[[], Any]]
 
     events, sns, s3, dynamodb = client("events"), client("sns"), client("s3"), client("dynamodb")
     serial = itertools.count()
-    detail = json.dumps({"image": {"bucket": info.upload_bucket, "key": "bench/request.jpg"}, "stage": "bench"})
+    detail = json.dumps({"image": {"bucket": info.upload_bucket, "key": UPLOAD}, "stage": "bench"})
     return {
         "events.PutEvents": lambda: events.put_events(Entries=[{
             "EventBusName": info.event_bus, "Source": "qip.bench", "DetailType": "Bench", "Detail": detail}]),
         "sns.Publish": lambda: sns.publish(TopicArn=info.topic_arn, Subject="bench", Message=detail),
         "dynamodb.UpdateItem": lambda: dynamodb.update_item(
-            TableName=info.metadata_table, Key={"image_key": {"S": "bench/request.jpg"}},
+            TableName=info.metadata_table, Key={"image_key": {"S": "bench/no-such-upload"}},
             UpdateExpression="SET bench = :v", ExpressionAttributeValues={":v": {"S": "x"}}),
         "s3.GetObject": lambda: s3.get_object(Bucket=info.upload_bucket, Key=UPLOAD)["Body"].read(),
         # a new key each time, as the steps write (a key's versions make each later put of it dearer)
@@ -94,15 +90,16 @@ def measure(call: Callable[[], Any], engine_pid: int, calls: int) -> tuple[float
     """(engine ms, caller ms) of CPU per request, after a few untimed ones (connection, caches)."""
     for _ in range(5):
         call()
-    engine, caller = own_cpu(engine_pid), time.process_time()
+    engine, caller = harness.cpu_seconds(engine_pid), time.process_time()
     for _ in range(calls):
         call()
-    return ((own_cpu(engine_pid) - engine) / calls * 1000, (time.process_time() - caller) / calls * 1000)
+    return ((harness.cpu_seconds(engine_pid) - engine) / calls * 1000, (time.process_time() - caller) / calls * 1000)
 
 
 def requests_per_image(bench: harness.Bench, images: int) -> tuple[dict[str, float], float]:
     """How many requests of each measured kind a valid image made, and how many of other kinds,
     counted as `qip cost` counts them (each function call's closing line), from a real run."""
+    images = max(images, 1)
     uploads = {f"bench/count-{i:03d}.jpg": corpus.make_jpeg(800, 600) for i in range(images)}
     began = harness.upload_all(bench.info, uploads)
     harness.wait_settled(bench.pipeline, list(uploads), began)
@@ -134,16 +131,18 @@ def main() -> int:
         print(f"requests per image, counted from the functions' own lines in a run of {args.images} small "
               f"JPEGs: " + ", ".join(f"{kind} {count:.2f}" for kind, count in per_image.items())
               + f"; {others:.2f} of other kinds (not measured here)", flush=True)
-        root = root_session()
-        s3 = root.client("s3", endpoint_url=bench.info.endpoint_url, region_name=bench.info.region,
-                         verify=bench.info.ca_bundle)
-        s3.put_object(Bucket=bench.info.upload_bucket, Key=UPLOAD, Body=b"x" * 4096)
-        callers = {"baseline (root, no IAM evaluation)": root,
-                   "a step's role (IAM evaluated)": archive_role_session(bench)}
-        results: dict[str, dict[str, tuple[float, float]]] = {}
-        for name, session in callers.items():
-            calls = requests(session, bench)
-            results[name] = {kind: measure(call, bench.engine_pid, args.calls) for kind, call in calls.items()}
+        time.sleep(SETTLE_SECONDS)  # the run's last audit batches and log lines
+        callers = {"baseline": requests(root_session(), bench), "role": requests(archive_role_session(bench), bench)}
+        results: dict[str, dict[str, tuple[float, float]]] = {"baseline": {}, "role": {}}
+        for kind in callers["baseline"]:
+            # interleaved, in both orders, so a drift of the machine's speed falls on both callers alike
+            halves: dict[str, list[tuple[float, float]]] = {name: [] for name in callers}
+            for order in (("baseline", "role"), ("role", "baseline")):
+                for name in order:
+                    halves[name].append(measure(callers[name][kind], bench.engine_pid, max(args.calls // 2, 1)))
+                    time.sleep(QUIET_SECONDS)  # what the requests set off (the audit of events) ends first
+            for name, measured in halves.items():
+                results[name][kind] = (sum(e for e, _ in measured) / 2, sum(c for _, c in measured) / 2)
         baseline, role = results.values()
         print(f"\n{'request':22} {'baseline':>16} {'step role':>16} {'ratio (engine)':>15}")
         for kind in baseline:
