@@ -43,20 +43,9 @@ UPLOAD = "bench/count-000.jpg"  # read as the steps read uploads: one the counti
 SAME_AS = {"dynamodb.PutItem": "dynamodb.UpdateItem", "s3.CopyObject": "s3.PutObject"}
 
 
-def root_session() -> boto3.session.Session:
-    """The engine's root credentials: the engine evaluates no IAM policy for them."""
-    credentials = aws.LOCAL_ENGINE_CREDENTIALS
-    return boto3.session.Session(aws_access_key_id=credentials["aws_access_key_id"],
-                                 aws_secret_access_key=credentials["aws_secret_access_key"])
-
-
-def requests(session: Any, bench: harness.Bench) -> dict[str, Callable[[], Any]]:
+def requests(client: Callable[[str], Any], bench: harness.Bench) -> dict[str, Callable[[], Any]]:
+    """The five kinds of request, made with clients from `client(service)`."""
     info = bench.info
-
-    def client(service: str) -> Any:
-        return session.client(service, endpoint_url=info.endpoint_url, region_name=info.region,
-                              config=aws._CONFIG, verify=info.ca_bundle)
-
     events, sns, s3, dynamodb = client("events"), client("sns"), client("s3"), client("dynamodb")
     serial = itertools.count()
     detail = json.dumps({"image": {"bucket": info.upload_bucket, "key": UPLOAD}, "stage": "bench"})
@@ -74,16 +63,17 @@ def requests(session: Any, bench: harness.Bench) -> dict[str, Callable[[], Any]]
     }
 
 
-def archive_role_session(bench: harness.Bench) -> boto3.session.Session:
+def archive_role_clients(bench: harness.Bench) -> Callable[[str], Any]:
+    """Clients as the archive function's role (assumed through STS), configured as the functions' are."""
     info = bench.info
-    root = root_session()
-    lam = root.client("lambda", endpoint_url=info.endpoint_url, region_name=info.region, verify=info.ca_bundle)
-    sts = root.client("sts", endpoint_url=info.endpoint_url, region_name=info.region, verify=info.ca_bundle)
+    lam, sts = info.client("lambda"), info.client("sts")
     role = next(f["Role"] for f in lam.list_functions()["Functions"] if f["FunctionName"].endswith("-archive"))
     credentials = sts.assume_role(RoleArn=role, RoleSessionName="qip-bench")["Credentials"]
-    return boto3.session.Session(aws_access_key_id=credentials["AccessKeyId"],
-                                 aws_secret_access_key=credentials["SecretAccessKey"],
-                                 aws_session_token=credentials["SessionToken"])
+    session: Any = boto3.session.Session(aws_access_key_id=credentials["AccessKeyId"],
+                                         aws_secret_access_key=credentials["SecretAccessKey"],
+                                         aws_session_token=credentials["SessionToken"])
+    return lambda service: session.client(service, endpoint_url=info.endpoint_url, region_name=info.region,
+                                          config=aws._CONFIG, verify=info.ca_bundle)
 
 
 def measure(call: Callable[[], Any], engine_pid: int, calls: int) -> tuple[float, float]:
@@ -132,7 +122,8 @@ def main() -> int:
               f"JPEGs: " + ", ".join(f"{kind} {count:.2f}" for kind, count in per_image.items())
               + f"; {others:.2f} of other kinds (not measured here)", flush=True)
         time.sleep(SETTLE_SECONDS)  # the run's last audit batches and log lines
-        callers = {"baseline": requests(root_session(), bench), "role": requests(archive_role_session(bench), bench)}
+        # the baseline: the engine's root credentials, as this process's own clients use them
+        callers = {"baseline": requests(bench.info.client, bench), "role": requests(archive_role_clients(bench), bench)}
         results: dict[str, dict[str, tuple[float, float]]] = {"baseline": {}, "role": {}}
         for kind in callers["baseline"]:
             # interleaved, in both orders, so a drift of the machine's speed falls on both callers alike
