@@ -64,7 +64,10 @@ class Admission:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.free = None if limit <= 0 else max(0, limit - running_executions(limit))
+        self.free = None if limit <= 0 else self._count_free()
+
+    def _count_free(self) -> int:
+        return max(0, self.limit - running_executions(self.limit))
 
     def take(self) -> bool:
         if self.free is None:
@@ -80,7 +83,7 @@ class Admission:
             if time.monotonic() + POLL_SECONDS > until:
                 return False
             time.sleep(POLL_SECONDS)
-            self.free = max(0, self.limit - running_executions(self.limit))
+            self.free = self._count_free()
         return True
 
 
