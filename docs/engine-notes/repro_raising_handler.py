@@ -1,9 +1,10 @@
 """Reproduction: a handler that raises loses its worker, and its error is named Runtime.HandlerError.
 
 Deploys one function whose handler returns its process id, or raises ValueError when asked, and
-invokes it: twice warm, once raising, then once more. On AWS the environment survives a handled
-exception (the same process answers the next call, warm) and the error payload's errorType is the
-exception's class, "ValueError". The script prints what the engine does.
+invokes it three times (the first cold), once raising, then twice more. On AWS the environment
+survives a handled exception (the same process answers the next call, warm) and the error
+payload's errorType is the exception's class, "ValueError". The script prints what the engine
+does.
 """
 
 import io
