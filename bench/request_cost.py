@@ -23,7 +23,7 @@ import itertools
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +86,8 @@ def measure(call: Callable[[], Any], engine_pid: int, calls: int) -> tuple[float
     return ((harness.cpu_seconds(engine_pid) - engine) / calls * 1000, (time.process_time() - caller) / calls * 1000)
 
 
-def requests_per_image(bench: harness.Bench, images: int) -> tuple[dict[str, float], float]:
-    """How many requests of each measured kind a valid image made, and how many of other kinds,
+def requests_per_image(bench: harness.Bench, images: int, kinds: Iterable[str]) -> tuple[dict[str, float], float]:
+    """How many requests of each of `kinds` a valid image made, and how many of other kinds,
     counted as `qip cost` counts them (each function call's closing line), from a real run."""
     images = max(images, 1)
     uploads = {f"bench/count-{i:03d}.jpg": corpus.make_jpeg(800, 600) for i in range(images)}
@@ -95,8 +95,7 @@ def requests_per_image(bench: harness.Bench, images: int) -> tuple[dict[str, flo
     harness.wait_settled(bench.pipeline, list(uploads), began)
     cost.wait_for_logs()
     calls = cost.collect(bench.info, list(uploads), began - 1).calls()
-    per_image = dict.fromkeys(("events.PutEvents", "sns.Publish", "dynamodb.UpdateItem", "s3.GetObject",
-                               "s3.PutObject"), 0.0)
+    per_image = dict.fromkeys(kinds, 0.0)
     others = 0.0
     for name, count in calls.items():
         kind = SAME_AS.get(name, name)
@@ -117,13 +116,13 @@ def main() -> int:
     with harness.bench_stack("qip-requests", args.port) as bench:
         print(f"qip up on a fresh state folder: {bench.up_seconds:.1f} s; {args.calls} requests of each kind per "
               f"caller; CPU ms per request (engine server / caller)", flush=True)
-        per_image, others = requests_per_image(bench, args.images)  # first: nothing else runs yet
+        # the baseline: the engine's root credentials, as this process's own clients use them
+        callers = {"baseline": requests(bench.info.client, bench), "role": requests(archive_role_clients(bench), bench)}
+        per_image, others = requests_per_image(bench, args.images, callers["baseline"])  # before any measuring
         print(f"requests per image, counted from the functions' own lines in a run of {args.images} small "
               f"JPEGs: " + ", ".join(f"{kind} {count:.2f}" for kind, count in per_image.items())
               + f"; {others:.2f} of other kinds (not measured here)", flush=True)
         time.sleep(SETTLE_SECONDS)  # the run's last audit batches and log lines
-        # the baseline: the engine's root credentials, as this process's own clients use them
-        callers = {"baseline": requests(bench.info.client, bench), "role": requests(archive_role_clients(bench), bench)}
         results: dict[str, dict[str, tuple[float, float]]] = {"baseline": {}, "role": {}}
         for kind in callers["baseline"]:
             # interleaved, in both orders, so a drift of the machine's speed falls on both callers alike
