@@ -131,11 +131,10 @@ def calls_per_image(info: Any, keys: list[str], began: float) -> str:
 def plain_pillow(uploads: dict[str, bytes]) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of the baseline on the uploads, written to files first (not timed)."""
     with tempfile.TemporaryDirectory(prefix="qip-load-files-") as folder:
-        paths = []
-        for key, data in uploads.items():
-            paths.append(Path(folder) / key.replace("/", "_"))
-            paths[-1].write_bytes(data)
-        return harness.plain_pillow(paths)
+        files = {Path(folder) / key.replace("/", "_"): data for key, data in uploads.items()}
+        for path, data in files.items():
+            path.write_bytes(data)
+        return harness.plain_pillow(list(files))
 
 
 def check(pipeline, info, uploads, records, elapsed, uploaded_in) -> int:
